@@ -1,0 +1,33 @@
+/**
+ * stele as a library: the same operations as the CLI, for embedding.
+ */
+export { SteleError, isSteleError, errorCodes } from './errors.js';
+export type { ErrorCode, ErrorKind, ErrorWhere, SteleErrorJson } from './errors.js';
+export { limits } from './limits.js';
+export { canonicalize, parseJson, parseJsonBytes, isCanonical } from './canonical/json.js';
+export type { JsonValue } from './canonical/json.js';
+export { envelopeSchema, formatEventLine } from './events/envelope.js';
+export type { EventEnvelope, HashedEvent } from './events/envelope.js';
+export { EventRegistry } from './events/registry.js';
+export type { EventTypeDef } from './events/registry.js';
+export { createRegistry, builtinEventTypes } from './events/builtin.js';
+export { generateJsonSchemas } from './events/json-schema.js';
+export { sha256 } from './hash/sha256.js';
+export type { Sha256 } from './hash/sha256.js';
+export { sha256Portable } from './hash/portable.js';
+export { toHex, fromHex } from './hash/hex.js';
+export * from './merkle/log-tree.js';
+export { parseProof, checkProof, formatInclusionProof, formatConsistencyProof } from './proof/format.js';
+export type { LogProof, InclusionProof, ConsistencyProof } from './proof/format.js';
+export { ChainVerifier } from './log/chain.js';
+export type { ChainHead } from './log/chain.js';
+export { LogWriter } from './log/writer.js';
+export type { Ack, AppendInput, AppendOptions, LogStatus, TreeStore } from './log/writer.js';
+export { openWriter } from './log/open.js';
+export type { OpenedLog, OpenWriterOptions } from './log/open.js';
+export { verifyLog, readStatus, readEvents, proveEvent, proveLogConsistency } from './log/read.js';
+export type { VerifyReport, StatusReport, EventQuery } from './log/read.js';
+export { initDataDir, checkDataDir, dataPaths } from './store/data-dir.js';
+export type { LogStore, StoredLine } from './store/log-store.js';
+export { MemoryStore } from './store/memory-store.js';
+export { FileStore } from './store/file-store.js';

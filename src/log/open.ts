@@ -1,0 +1,176 @@
+/**
+ * Opening a data directory for writing (DESIGN.md §6): check the directory, take the
+ * single-writer lock, scan and verify the whole log, repair the derived tree file, move a
+ * torn last line to quarantine and record it, then hand out a LogWriter.
+ *
+ * Corruption anywhere but a torn last line makes the open fail with STELE_E_PANIC carrying
+ * the first fault: it is never repaired silently.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { steleError } from '../errors.js';
+import type { SteleError } from '../errors.js';
+import { createRegistry } from '../events/builtin.js';
+import type { EventRegistry } from '../events/registry.js';
+import { sha256 } from '../hash/sha256.js';
+import { storedHashCount } from '../merkle/log-tree.js';
+import { checkDataDir, fsyncDir, writeFileDurable } from '../store/data-dir.js';
+import type { DataPaths } from '../store/data-dir.js';
+import { FileStore, ioError } from '../store/file-store.js';
+import { acquireWriterLock } from '../store/lock.js';
+import type { WriterLock } from '../store/lock.js';
+import { TreeFile } from '../store/tree-file.js';
+import type { TornTail } from './scan.js';
+import { scanLogFile } from './scan.js';
+import type { Ack } from './writer.js';
+import { LogWriter } from './writer.js';
+import { TreeSync } from './tree-sync.js';
+
+export interface OpenWriterOptions {
+  registry?: EventRegistry;
+  clock?: () => number;
+  logger?: Logger;
+  onProgress?: (bytesRead: number, bytesTotal: number) => void;
+}
+
+export interface OpenedLog {
+  writer: LogWriter;
+  paths: DataPaths;
+  lock: WriterLock;
+  /** Acks of the stele.recovered events written by this open, if any. */
+  recovered: Ack[];
+  /** What the open did to the derived tree file. */
+  treeRepair: { fromIndex: number; reason: string } | undefined;
+  close(): Promise<void>;
+}
+
+export async function openWriter(dir: string, options: OpenWriterOptions = {}): Promise<OpenedLog> {
+  const registry = options.registry ?? createRegistry();
+  const paths = checkDataDir(dir, true);
+  const lock = await acquireWriterLock(paths.dir, (err) => options.logger?.error({ err }, 'writer lock compromised'));
+  try {
+    fs.mkdirSync(paths.indexDir, { recursive: true });
+    fs.mkdirSync(paths.quarantineDir, { recursive: true });
+    const tree = TreeFile.open(paths.treeFile, { readOnly: false });
+    // The tree file is derived and rebuilt when wrong, but a wrong one may be evidence (a
+    // log altered after it was written): keep a copy in quarantine before rebuilding.
+    const sync = new TreeSync(tree, (fromIndex, reason) => {
+      const copy = path.join(paths.quarantineDir, `tree.hashes.${Date.now()}.${reason.replace(/\W+/g, '-')}`);
+      fs.copyFileSync(paths.treeFile, copy);
+      options.logger?.error({ fromIndex, reason, copy }, 'derived tree file disagrees with the log; a copy was kept, rebuilding');
+    });
+    // Quarantine files already recorded by a stele.recovered event.
+    const recorded = new Set<string>();
+    const scan = scanLogFile(paths.log, registry, {
+      onLine: (checked) => {
+        sync.consume(checked.treeHashes);
+        if (checked.event.type === 'stele.recovered') {
+          const file = checked.event.data.file;
+          if (typeof file === 'string') recorded.add(path.basename(file));
+        }
+      },
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
+    if (scan.fault !== undefined) throw panic(scan.fault);
+    if (scan.tornTail !== undefined) {
+      quarantineTail(paths, scan.tornTail);
+      options.logger?.warn({ offset: scan.tornTail.offset, bytes: scan.tornTail.bytes }, 'torn last line moved to quarantine');
+    }
+    const treeRepair = sync.finish(storedHashCount(scan.verifier.head.size));
+    if (treeRepair !== undefined) options.logger?.warn(treeRepair, 'derived tree file repaired');
+    const store = FileStore.open(paths.log, { size: scan.verifier.head.size, endOffset: scan.endOffset, sparseOffsets: scan.sparseOffsets }, { readOnly: false });
+    const writer = new LogWriter({
+      store,
+      registry,
+      head: scan.verifier.head,
+      frontier: scan.verifier.frontier,
+      tree,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    const recovered: Ack[] = [];
+    for (const q of unrecordedQuarantine(paths, recorded)) {
+      recovered.push(await writer.appendSystem({ type: 'stele.recovered', v: 1, data: q }));
+      options.logger?.warn({ file: q.file, bytes: q.bytes }, 'recorded stele.recovered');
+    }
+    return {
+      writer,
+      paths,
+      lock,
+      recovered,
+      treeRepair,
+      async close() {
+        await writer.close();
+        tree.close();
+        await lock.release();
+      },
+    };
+  } catch (err) {
+    await lock.release().catch(() => undefined);
+    throw err;
+  }
+}
+
+function panic(fault: SteleError): SteleError {
+  return steleError('STELE_E_PANIC', `the log is damaged and the writer refuses to open: ${fault.message}`, {
+    where: fault.where,
+    ...(fault.expected === undefined ? {} : { expected: fault.expected }),
+    ...(fault.found === undefined ? {} : { found: fault.found }),
+    fix: `nothing was changed. Inspect with: stele verify; then restore the log from a backup. (${fault.fix ?? ''})`,
+    detail: { fault: fault.toJSON() },
+  });
+}
+
+/** Quarantine file name: offset and hash prefix make it unique and the operation idempotent. */
+function quarantineName(offset: number, sha: string): string {
+  return `events.ndjson.${String(offset).padStart(16, '0')}.${sha.slice(0, 16)}.torn`;
+}
+
+const quarantinePattern = /^events\.ndjson\.(\d{16})\.([0-9a-f]{16})\.torn$/;
+
+function quarantineTail(paths: DataPaths, tail: TornTail): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(paths.log, 'r+');
+  } catch (err) {
+    throw ioError(err, paths.log, 'open');
+  }
+  try {
+    const bytes = Buffer.alloc(tail.bytes);
+    fs.readSync(fd, bytes, 0, tail.bytes, tail.offset);
+    const sha = Buffer.from(sha256(bytes)).toString('hex');
+    // 1. the bytes go to quarantine durably, 2. only then are they cut from the log.
+    writeFileDurable(path.join(paths.quarantineDir, quarantineName(tail.offset, sha)), bytes);
+    fs.ftruncateSync(fd, tail.offset);
+    fs.fsyncSync(fd);
+    fsyncDir(paths.dir);
+  } catch (err) {
+    throw ioError(err, paths.log, 'quarantine the torn tail of');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+interface RecoveredData {
+  bytes: number;
+  sha256: string;
+  offset: number;
+  file: string;
+}
+
+function unrecordedQuarantine(paths: DataPaths, recorded: Set<string>): RecoveredData[] {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(paths.quarantineDir);
+  } catch {
+    return [];
+  }
+  const out: RecoveredData[] = [];
+  for (const name of entries.sort()) {
+    const m = quarantinePattern.exec(name);
+    if (m === null || recorded.has(name)) continue;
+    const bytes = fs.readFileSync(path.join(paths.quarantineDir, name));
+    out.push({ bytes: bytes.length, sha256: Buffer.from(sha256(bytes)).toString('hex'), offset: Number(m[1]), file: `quarantine/${name}` });
+  }
+  return out;
+}

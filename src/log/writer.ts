@@ -1,0 +1,366 @@
+/**
+ * The log writer: validates, stamps and group-commits events onto a LogStore.
+ *
+ * Group commit: `append` only validates and canonicalises (on the caller's turn) and queues.
+ * One flush at a time takes every queued request (up to `batchEventsMax` events /
+ * `batchBytesMax` bytes, never splitting a request), stamps `seq`, `ts` and `prev`, writes
+ * them with one store append (one write + one fdatasync) and only then resolves each
+ * caller with its ack `{seq, hash, size, logRoot}`, where `size`/`logRoot` are those of the
+ * durable log after the batch (one tree root per batch, not per event: the root costs
+ * O(log n) hashes and the event is provably included in it either way). Requests arriving
+ * while a batch is being made durable wait for the next batch.
+ *
+ * Invariants:
+ * - A rejected append (invalid input, over a limit, conflict) writes nothing, and a failed
+ *   batch acknowledges none of its callers; the head is only advanced after durability.
+ * - `ts` never decreases: ts = max(clock, previous ts), read once per batch.
+ * - The writer never reads the clock except through the injected `clock`.
+ */
+import { canonicalize } from '../canonical/json.js';
+import type { SteleError } from '../errors.js';
+import { isSteleError, steleError } from '../errors.js';
+import { formatEventLine } from '../events/envelope.js';
+import type { EventRegistry, EventTypeDef } from '../events/registry.js';
+import { zeroHash64 } from '../hash/hex.js';
+import { sha256, sha256Utf8 } from '../hash/sha256.js';
+import type { HashReader } from '../merkle/log-tree.js';
+import { LogTreeFrontier, proveConsistency, proveInclusion, treeHash } from '../merkle/log-tree.js';
+import { limits } from '../limits.js';
+import type { LogStore } from '../store/log-store.js';
+import type { ChainHead } from './chain.js';
+
+/** What a caller appends: a registered type, its version (latest when omitted), payload, meta. */
+export interface AppendInput {
+  type: string;
+  v?: number;
+  data: unknown;
+  meta?: unknown;
+}
+
+/** The acknowledgement of one durable event. */
+export interface Ack {
+  seq: number;
+  /** SHA-256 of the event line, hex. */
+  hash: string;
+  /** Size of the durable log when this ack was given (≥ seq + 1). */
+  size: number;
+  /** RFC 6962 root of the log of that size, hex. */
+  logRoot: string;
+}
+
+export interface LogStatus {
+  size: number;
+  logRoot: string;
+  headHash: string;
+  lastTs: string;
+}
+
+/** Where the writer keeps the stored hashes of the log tree (derived; file or memory). */
+export interface TreeStore extends HashReader {
+  readonly count: number;
+  append(hashes: Uint8Array[]): void;
+}
+
+export interface AppendOptions {
+  /** Optimistic concurrency: the append is refused with STELE_E_CONFLICT unless the log has this size when its batch is stamped. */
+  expectedSize?: number;
+}
+
+interface PreparedEvent {
+  type: string;
+  v: number;
+  dataJson: string;
+  metaJson: string | undefined;
+}
+
+interface Request {
+  events: PreparedEvent[];
+  expectedSize: number | undefined;
+  resolve: (acks: Ack[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface WriterDeps {
+  store: LogStore;
+  registry: EventRegistry;
+  head: ChainHead;
+  frontier: LogTreeFrontier;
+  tree: TreeStore;
+  /** Milliseconds since the epoch; injected so tests can step the clock back. */
+  clock?: () => number;
+}
+
+const maxSeqForSizing = Number.MAX_SAFE_INTEGER;
+const tsForSizing = '2026-11-22T10:00:00.000Z';
+
+export class LogWriter {
+  readonly registry: EventRegistry;
+  readonly #store: LogStore;
+  readonly #tree: TreeStore;
+  readonly #clock: () => number;
+  #head: ChainHead;
+  #frontier: LogTreeFrontier;
+  #logRoot: string;
+  #lastTsMs: number;
+  #queue: Request[] = [];
+  #scheduled = false;
+  #writing = false;
+  #closed = false;
+  #drained: (() => void)[] = [];
+
+  constructor(deps: WriterDeps) {
+    this.#store = deps.store;
+    this.registry = deps.registry;
+    this.#head = deps.head;
+    this.#frontier = deps.frontier;
+    this.#tree = deps.tree;
+    this.#clock = deps.clock ?? Date.now;
+    this.#logRoot = Buffer.from(this.#frontier.root()).toString('hex');
+    this.#lastTsMs = deps.head.lastTs === '' ? 0 : Date.parse(deps.head.lastTs);
+  }
+
+  /** Size, root and head of the durable log. */
+  status(): LogStatus {
+    return { size: this.#head.size, logRoot: this.#logRoot, headHash: this.#head.headHash, lastTs: this.#head.lastTs };
+  }
+
+  get store(): LogStore {
+    return this.#store;
+  }
+
+  /**
+   * Validates and canonicalises one input without writing anything. Throws a typed error:
+   * unknown or reserved type, schema violation, non-canonicalisable JSON, line over the limit.
+   */
+  prepare(input: AppendInput, allowReserved = false): PreparedEvent {
+    if (typeof input !== 'object' || input === null) {
+      throw steleError('STELE_E_SCHEMA', 'an append is an object {type, v?, data, meta?}', { fix: 'send {"type":"kv.put","data":{…}}' });
+    }
+    const type = input.type;
+    if (typeof type !== 'string') throw steleError('STELE_E_SCHEMA', 'type must be a string', { where: { path: 'type' }, fix: 'send {"type":"kv.put","data":{…}}' });
+    const v = input.v ?? this.registry.latestVersion(type) ?? 1;
+    if (!Number.isSafeInteger(v) || v < 1) throw steleError('STELE_E_SCHEMA', 'v must be an integer ≥ 1', { where: { path: 'v' } });
+    const def: EventTypeDef = allowReserved ? this.#knownDef(type, v) : this.registry.assertAppendable(type, v);
+    const data = this.registry.validate(def.type, def.v, input.data);
+    const dataJson = canonicalize(data);
+    let metaJson: string | undefined;
+    if (input.meta !== undefined) {
+      if (typeof input.meta !== 'object' || input.meta === null || Array.isArray(input.meta)) {
+        throw steleError('STELE_E_SCHEMA', 'meta must be a JSON object', { where: { path: 'meta' }, fix: 'send meta as {"actor": …} or leave it out' });
+      }
+      metaJson = canonicalize(input.meta);
+    }
+    const worst = formatEventLine(maxSeqForSizing, tsForSizing, type, v, dataJson, metaJson, zeroHash64);
+    const bytes = Buffer.byteLength(worst);
+    if (bytes > limits.lineBytesMax) {
+      throw steleError('STELE_E_LINE_TOO_LARGE', `the event line would be ${bytes} bytes, over the limit of ${limits.lineBytesMax}`, {
+        expected: `<= ${limits.lineBytesMax} bytes`,
+        found: `${bytes} bytes`,
+        fix: 'store large content as a bundle and reference its hash, or split the payload',
+      });
+    }
+    return { type, v, dataJson, metaJson };
+  }
+
+  #knownDef(type: string, v: number): EventTypeDef {
+    const def = this.registry.get(type, v);
+    if (def === undefined) throw steleError('STELE_E_UNKNOWN_TYPE', `unknown event type ${type}@${v}`);
+    return def;
+  }
+
+  /** Appends one event; resolves with its ack once it is durable. */
+  async append(input: AppendInput, options: AppendOptions = {}): Promise<Ack> {
+    const [ack] = await this.appendBatch([input], options);
+    return ack!;
+  }
+
+  /**
+   * Appends several events atomically with respect to validation: if any input is invalid,
+   * the returned promise rejects with its error (`where.inputLine` = 1-based index) and
+   * nothing is written. The events are written contiguously, in order, in one batch.
+   */
+  appendBatch(inputs: readonly AppendInput[], options: AppendOptions = {}): Promise<Ack[]> {
+    return this.#enqueue(inputs, options, false);
+  }
+
+  /** Appends a reserved system event (stele.recovered, stele.checkpoint); stele-internal. */
+  appendSystem(input: AppendInput): Promise<Ack> {
+    return this.#enqueue([input], {}, true).then((acks) => acks[0]!);
+  }
+
+  #enqueue(inputs: readonly AppendInput[], options: AppendOptions, allowReserved: boolean): Promise<Ack[]> {
+    if (this.#closed) return Promise.reject(steleError('STELE_E_CLOSED', 'the writer is closed', { fix: 'open the data directory again' }));
+    if (inputs.length === 0) return Promise.resolve([]);
+    if (inputs.length > limits.stdinEventsMax) {
+      return Promise.reject(
+        steleError('STELE_E_BATCH_TOO_LARGE', `a batch of ${inputs.length} events is over the limit of ${limits.stdinEventsMax}`, {
+          fix: `split the input into batches of at most ${limits.stdinEventsMax} events`,
+        }),
+      );
+    }
+    const events: PreparedEvent[] = new Array<PreparedEvent>(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      try {
+        events[i] = this.prepare(inputs[i]!, allowReserved);
+      } catch (err) {
+        return Promise.reject(toError(isSteleError(err) && inputs.length > 1 ? err.at({ inputLine: i + 1 }) : err));
+      }
+    }
+    return new Promise<Ack[]>((resolve, reject) => {
+      this.#queue.push({ events, expectedSize: options.expectedSize, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#writing) return;
+    this.#scheduled = true;
+    // setImmediate, not a microtask: every append made in this turn of the event loop
+    // (including callers resumed by the previous batch's acks and requests parsed from
+    // sockets in the same poll phase) joins the batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#writing || this.#queue.length === 0) return;
+    this.#writing = true;
+    const taken: Request[] = [];
+    let events = 0;
+    let bytesEstimate = 0;
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0]!;
+      const nextBytes = estimateBytes(next);
+      if (taken.length > 0 && (events + next.events.length > limits.batchEventsMax || bytesEstimate + nextBytes > limits.batchBytesMax)) break;
+      taken.push(next);
+      this.#queue.shift();
+      events += next.events.length;
+      bytesEstimate += nextBytes;
+    }
+    const before = this.#head;
+    const frontierBefore = this.#frontier.toJSON();
+    let head = before;
+    const parts: string[] = [];
+    const storedHashes: Uint8Array[] = [];
+    const accepted: { request: Request; acks: Ack[] }[] = [];
+    // One clock read per batch; never before the previous event's ts.
+    const nowMs = Math.max(this.#clock(), this.#lastTsMs);
+    const ts = nowMs === this.#lastTsMs && head.lastTs !== '' ? head.lastTs : new Date(nowMs).toISOString();
+    for (const request of taken) {
+      if (request.expectedSize !== undefined && request.expectedSize !== head.size) {
+        request.reject(
+          steleError('STELE_E_CONFLICT', `expected the log to have ${request.expectedSize} events, it has ${head.size}`, {
+            expected: String(request.expectedSize),
+            found: String(head.size),
+            fix: 'read the current size and retry',
+          }),
+        );
+        continue;
+      }
+      const acks: Ack[] = [];
+      for (const e of request.events) {
+        const seq = head.size;
+        const line = formatEventLine(seq, ts, e.type, e.v, e.dataJson, e.metaJson, head.headHash);
+        const hashBytes = sha256Utf8(line);
+        const hash = Buffer.from(hashBytes.buffer, hashBytes.byteOffset, 32).toString('hex');
+        parts.push(line);
+        for (const h of this.#frontier.append(hashBytes)) storedHashes.push(h);
+        head = { size: seq + 1, headHash: hash, lastTs: ts };
+        acks.push({ seq, hash, size: 0, logRoot: '' });
+      }
+      accepted.push({ request, acks });
+    }
+    if (accepted.length === 0) {
+      this.#finishFlush();
+      return;
+    }
+    parts.push('');
+    const buffer = Buffer.from(parts.join('\n'), 'utf8');
+    try {
+      await this.#store.append(before.size, buffer, head.size - before.size);
+    } catch (err) {
+      this.#frontier = LogTreeFrontier.fromJSON(sha256, frontierBefore);
+      for (const a of accepted) a.request.reject(err);
+      this.#finishFlush();
+      return;
+    }
+    this.#tree.append(storedHashes);
+    this.#head = head;
+    this.#lastTsMs = nowMs;
+    this.#logRoot = Buffer.from(this.#frontier.root()).toString('hex');
+    for (const a of accepted) {
+      for (const ack of a.acks) {
+        ack.size = head.size;
+        ack.logRoot = this.#logRoot;
+      }
+      a.request.resolve(a.acks);
+    }
+    this.#finishFlush();
+  }
+
+  #finishFlush(): void {
+    this.#writing = false;
+    if (this.#queue.length > 0) this.#schedule();
+    else {
+      const waiters = this.#drained;
+      this.#drained = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Resolves once every queued append has been written (or failed). */
+  drain(): Promise<void> {
+    if (!this.#writing && !this.#scheduled && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  /** RFC 9162 §2.1.3 inclusion proof of `seq` in the log of `size` (≤ current size). */
+  proveInclusion(seq: number, size = this.#head.size): Uint8Array[] {
+    this.#checkSize(size);
+    return proveInclusion(sha256, seq, size, this.#tree);
+  }
+
+  /** RFC 9162 §2.1.4 consistency proof between sizes `size1` ≤ `size2` (≤ current size). */
+  proveConsistency(size1: number, size2 = this.#head.size): Uint8Array[] {
+    this.#checkSize(size2);
+    return proveConsistency(sha256, size1, size2, this.#tree);
+  }
+
+  /** RFC 6962 root of the log at any `size` ≤ current size. */
+  rootAt(size: number): string {
+    this.#checkSize(size);
+    return Buffer.from(treeHash(sha256, size, this.#tree)).toString('hex');
+  }
+
+  #checkSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.#head.size) {
+      throw steleError('STELE_E_SIZE_OUT_OF_RANGE', `size ${size} is outside 0…${this.#head.size}`, {
+        fix: `ask for a size between 0 and the current size ${this.#head.size}`,
+      });
+    }
+  }
+
+  /** Stops accepting appends, finishes queued ones, closes the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.drain();
+    this.#closed = true;
+    await this.#store.close();
+  }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Upper bound of a request's line bytes, for cutting batches before stamping. */
+function estimateBytes(request: Request): number {
+  let n = 0;
+  // The envelope around data/meta is < 200 bytes (prev 64, ts 24, seq ≤ 16, keys, type).
+  for (const e of request.events) n += e.dataJson.length * 3 + (e.metaJson === undefined ? 0 : e.metaJson.length * 3) + 200 + e.type.length;
+  return n;
+}
+
+export type { SteleError };

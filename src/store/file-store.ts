@@ -1,0 +1,229 @@
+/**
+ * The file-backed LogStore: `<data>/events.ndjson`, appended with positional writes and made
+ * durable with fdatasync before an append resolves.
+ *
+ * Invariants:
+ * - `size`/`endOffset` only ever cover bytes that were fdatasynced.
+ * - A failed write is cut back (ftruncate) to the last whole acknowledged line before the
+ *   error is reported, so the file keeps only whole acknowledged lines.
+ * - After an fdatasync error the store refuses every further append (the kernel may have
+ *   dropped the dirty pages, so retrying could acknowledge data that is not on disk).
+ * - One append at a time: the writer's group commit serialises them (asserted).
+ * - Reads seek through a sparse offset index (one offset per `offsetIndexEvery` events,
+ *   8 bytes per 1,024 events) and stream in chunks: O(1) memory in the log's length.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import { steleError } from '../errors.js';
+import type { SteleError } from '../errors.js';
+import { LineSplitter } from '../log/line-splitter.js';
+import { limits } from '../limits.js';
+import type { LogStore, StoredLine } from './log-store.js';
+import { AppendSignal, followStore } from './log-store.js';
+import { conflict } from './memory-store.js';
+
+const fdatasync = promisify(fs.fdatasync);
+const read = promisify(fs.read);
+
+/** One sparse-index entry per this many events. */
+export const offsetIndexEvery = 1024;
+/** Bytes read per chunk when streaming the log. */
+export const readChunkBytes = 1024 * 1024;
+
+export interface FileStoreState {
+  size: number;
+  endOffset: number;
+  /** offsets[i] = byte offset of seq i * offsetIndexEvery. */
+  sparseOffsets: number[];
+}
+
+export class FileStore implements LogStore {
+  #size: number;
+  #end: number;
+  readonly #sparse: number[];
+  readonly #appended = new AppendSignal();
+  #appending = false;
+  #failed: SteleError | undefined;
+  #closed = false;
+
+  private constructor(
+    readonly file: string,
+    private readonly fd: number,
+    private readonly readOnly: boolean,
+    state: FileStoreState,
+  ) {
+    this.#size = state.size;
+    this.#end = state.endOffset;
+    this.#sparse = state.sparseOffsets;
+  }
+
+  /** Opens the log file with a known verified state (from the startup scan). */
+  static open(file: string, state: FileStoreState, options: { readOnly: boolean }): FileStore {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, options.readOnly ? 'r' : 'r+');
+    } catch (err) {
+      throw ioError(err, file, 'open');
+    }
+    return new FileStore(file, fd, options.readOnly, state);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get endOffset(): number {
+    return this.#end;
+  }
+
+  /** Set once an fdatasync failed: the store then refuses all appends. */
+  get failure(): SteleError | undefined {
+    return this.#failed;
+  }
+
+  async append(expectedSize: number, bytes: Buffer, count: number): Promise<void> {
+    assert.ok(!this.#appending, 'FileStore.append called while another append is in flight');
+    if (this.readOnly) throw steleError('STELE_E_DATA_DIR_UNWRITABLE', 'the log is open read-only', { where: { file: this.file } });
+    if (this.#closed) throw steleError('STELE_E_CLOSED', 'the log is closed', { where: { file: this.file } });
+    if (this.#failed !== undefined) throw this.#failed;
+    if (expectedSize !== this.#size) throw conflict(expectedSize, this.#size);
+    this.#appending = true;
+    try {
+      const start = this.#end;
+      try {
+        writeAll(this.fd, bytes, start);
+      } catch (err) {
+        // Cut back to the last acknowledged line so the file never keeps a partial batch.
+        try {
+          fs.ftruncateSync(this.fd, start);
+        } catch {
+          // If even the truncate fails the torn bytes stay; the next open quarantines them.
+        }
+        throw ioError(err, this.file, 'write', start);
+      }
+      try {
+        await fdatasync(this.fd);
+      } catch (err) {
+        // Never retried: after a failed fsync the page cache may have dropped our pages
+        // (the "fsyncgate" lesson). Stop acknowledging; recovery happens by reopening.
+        this.#failed = steleError('STELE_E_IO', `fdatasync failed: ${(err as Error).message}; the writer stopped acknowledging`, {
+          where: { file: this.file, offset: start },
+          fix: 'restart the writer: it re-verifies the log from disk before accepting appends',
+          cause: err,
+        });
+        throw this.#failed;
+      }
+      this.#indexOffsets(bytes, start);
+      this.#size += count;
+      this.#end = start + bytes.length;
+    } finally {
+      this.#appending = false;
+    }
+    this.#appended.notify();
+  }
+
+  #indexOffsets(bytes: Buffer, start: number): void {
+    let seq = this.#size;
+    let at = 0;
+    while (at < bytes.length) {
+      if (seq % offsetIndexEvery === 0) this.#sparse[seq / offsetIndexEvery] = start + at;
+      const nl = bytes.indexOf(10, at);
+      assert.ok(nl !== -1, 'appended bytes must end with a newline');
+      at = nl + 1;
+      seq++;
+    }
+  }
+
+  async *read(fromSeq: number, toSeq?: number): AsyncIterable<StoredLine[]> {
+    const end = Math.min(toSeq ?? this.#size, this.#size);
+    if (fromSeq >= end) return;
+    const slot = Math.floor(fromSeq / offsetIndexEvery);
+    let seq = slot * offsetIndexEvery;
+    let position = this.#sparse[slot] ?? 0;
+    if (this.#sparse[slot] === undefined) seq = 0;
+    const endOffset = this.#end;
+    let batch: StoredLine[] = [];
+    let done = false;
+    const splitter = new LineSplitter(
+      {
+        line: (chunk, start, stop, offset) => {
+          if (done) return;
+          if (seq >= fromSeq && seq < end) batch.push({ seq, offset, line: chunk.subarray(start, stop) });
+          seq++;
+          if (seq >= end) done = true;
+        },
+        overlong: (offset) => {
+          throw steleError('STELE_E_LINE_TOO_LARGE', 'a log line exceeds the line limit', {
+            where: { file: this.file, seq, line: seq + 1, offset },
+            fix: 'run stele verify to locate the damage',
+          });
+        },
+      },
+      limits.lineBytesMax,
+      position,
+    );
+    while (!done && position < endOffset) {
+      const chunk = Buffer.allocUnsafe(Math.min(readChunkBytes, endOffset - position));
+      let n: number;
+      try {
+        ({ bytesRead: n } = await read(this.fd, chunk, 0, chunk.length, position));
+      } catch (err) {
+        throw ioError(err, this.file, 'read', position);
+      }
+      if (n === 0) break;
+      splitter.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      position += n;
+      if (batch.length > 0) {
+        yield batch;
+        batch = [];
+      }
+    }
+  }
+
+  follow(fromSeq: number, signal: AbortSignal): AsyncIterable<StoredLine[]> {
+    return followStore(this, this.#appended, fromSeq, signal);
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#appended.notify();
+    fs.closeSync(this.fd);
+    return Promise.resolve();
+  }
+}
+
+/** Writes all of `bytes` at `position`, looping over short writes. */
+function writeAll(fd: number, bytes: Buffer, position: number): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+    if (n <= 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' });
+    done += n;
+  }
+}
+
+export function ioError(err: unknown, file: string, op: string, offset?: number): SteleError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const where = offset === undefined ? { file } : { file, offset };
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return steleError('STELE_E_DISK_FULL', `no space left on the device (${op})`, {
+      where,
+      fix: 'free disk space; appends succeed again without a restart and nothing acknowledged was lost',
+      cause: err,
+    });
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return steleError('STELE_E_DATA_DIR_UNWRITABLE', `cannot ${op} ${file}: ${code}`, {
+      where,
+      fix: 'restore write permission on the data directory, or mount it read-write',
+      cause: err,
+    });
+  }
+  return steleError('STELE_E_IO', `cannot ${op} ${file}: ${(err as Error).message}`, {
+    where,
+    fix: 'check the disk and the file system (dmesg); then restart: the log is re-verified on open',
+    cause: err,
+  });
+}

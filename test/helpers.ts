@@ -1,0 +1,38 @@
+/** Shared test helpers: temp data directories and running the built CLI. */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+
+export function tempDir(prefix = 'stele-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI synchronously. Requires `npm run build` (npm test does it first). */
+export function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+  if (!fs.existsSync(cliPath)) throw new Error(`${cliPath} is missing: run npm run build first`);
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    input: options.input ?? '',
+    encoding: 'utf8',
+    env: { ...process.env, STELE_LOG_LEVEL: 'warn', ...options.env },
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function jsonLines(text: string): unknown[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as unknown);
+}
