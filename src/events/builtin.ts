@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { limits } from '../limits.js';
 import type { EventTypeDef } from './registry.js';
 import { EventRegistry } from './registry.js';
-import { hash64Pattern } from './envelope.js';
+import { anyJson, hash64Pattern } from './envelope.js';
 import { utf8ByteLength } from '../canonical/utf8.js';
 
 /** A kv key: a non-empty UTF-8 string of at most `limits.kvKeyBytesMax` bytes. */
@@ -21,7 +21,7 @@ export const kvPutV1: EventTypeDef = {
   type: 'kv.put',
   v: 1,
   description: 'A value was stored under a key (any JSON value).',
-  schema: z.object({ key: kvKeySchema, value: z.json() }).strict(),
+  schema: z.object({ key: kvKeySchema, value: anyJson }).strict(),
 };
 
 export const kvDeleteV1: EventTypeDef = {

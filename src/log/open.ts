@@ -62,7 +62,7 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
     });
     // Quarantine files already recorded by a stele.recovered event.
     const recorded = new Set<string>();
-    const scan = scanLogFile(paths.log, registry, {
+    const scan = await scanLogFile(paths.log, registry, {
       onLine: (checked) => {
         sync.consume(checked.treeHashes);
         if (checked.event.type === 'stele.recovered') {

@@ -27,7 +27,8 @@ import { TreeFile } from '../store/tree-file.js';
 import { limits } from '../limits.js';
 import { LineSplitter } from './line-splitter.js';
 import { scanLogFile } from './scan.js';
-import type { TornTail } from './scan.js';
+import type { ScanResult, TornTail } from './scan.js';
+import { defaultThreads, parallelAvailable, parallelBytesMin, scanLogFileParallel } from './scan-parallel.js';
 
 export interface ReadOptions {
   registry?: EventRegistry;
@@ -45,62 +46,117 @@ export interface VerifyReport {
   tornTail?: { offset: number; bytes: number };
   /** Whether the derived tree file agrees with the log (the writer rebuilds it if not). */
   treeFile: 'ok' | 'missing' | 'behind' | 'wrong';
+  /** Threads used. */
+  threads: number;
 }
 
-/** Verifies the whole log (DESIGN.md §2): canonical form, schema, seq, prev, ts, root. */
-export function verifyLog(dir: string, options: ReadOptions = {}): VerifyReport {
+/**
+ * Verifies the whole log (DESIGN.md §2): canonical form, schema, seq, prev, ts, root, and
+ * that the derived tree file agrees with the log. Uses worker threads for logs over
+ * `parallelBytesMin` when the built-in registry is used (`threads`: 1 forces one thread).
+ */
+export async function verifyLog(dir: string, options: ReadOptions & { threads?: number } = {}): Promise<VerifyReport> {
   const paths = checkDataDir(dir, false);
-  const registry = options.registry ?? createRegistry();
-  const tree = openTreeReadOnly(paths);
-  let treeState: VerifyReport['treeFile'] = tree === undefined ? 'missing' : 'ok';
-  let treeFault: SteleError | undefined;
-  let index = 0;
-  let block: Uint8Array[] = [];
-  let blockStart = 0;
-  const scan = scanLogFile(paths.log, registry, {
-    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
-    onLine: (checked) => {
-      if (tree === undefined || treeState !== 'ok') return;
-      const seq = checked.event.seq;
-      for (let j = 0; j < checked.treeHashes.length; j++) {
-        if (index >= tree.count) {
-          treeState = 'behind';
-          return;
-        }
-        if (index - blockStart >= block.length) {
-          const n = Math.min(4096, tree.count - index);
-          block = tree.readHashes(Array.from({ length: n }, (_, i) => index + i));
-          blockStart = index;
-        }
-        if (!sameBytes(block[index - blockStart]!, checked.treeHashes[j]!)) {
-          treeState = 'wrong';
-          // The first stored hash of a line is its leaf: a different leaf means the line's
-          // bytes differ from those hashed when it was written (or the tree file is damaged).
-          if (j === 0) treeFault = treeMismatch(seq, `line ${seq + 1} hashes differently than when it was written`);
-          return;
-        }
-        index++;
-      }
-    },
-  });
-  const head = scan.verifier.head;
-  if (tree !== undefined && treeState === 'ok' && scan.fault === undefined && tree.count > storedHashCount(head.size)) {
-    treeState = 'wrong';
-    treeFault = treeMismatch(head.size, `the tree file records more events than the log's ${head.size}: events from seq ${head.size} on were removed`);
+  const threads = options.threads ?? defaultThreads();
+  let size: number;
+  try {
+    size = fs.statSync(paths.log).size;
+  } catch (err) {
+    throw ioError(err, paths.log, 'stat');
   }
-  tree?.close();
-  const fault = scan.fault ?? treeFault;
+  const parallel = options.registry === undefined && threads > 1 && parallelAvailable() && (options.threads !== undefined || size >= parallelBytesMin);
+  if (!parallel) return verifySequential(paths, options);
+  const tree = openTreeReadOnly(paths);
+  const checker = new TreeChecker(tree);
+  try {
+    const scan = await scanLogFileParallel(paths.log, createRegistry(), {
+      threads,
+      onTreeHashes: (seq, hashes) => checker.consume(seq, hashes),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
+    return buildReport(scan, checker, threads);
+  } finally {
+    tree?.close();
+  }
+}
+
+/** `verifyLog` on the calling thread (any registry). */
+async function verifySequential(paths: DataPaths, options: ReadOptions): Promise<VerifyReport> {
+  const tree = openTreeReadOnly(paths);
+  const checker = new TreeChecker(tree);
+  try {
+    const scan = await scanLogFile(paths.log, options.registry ?? createRegistry(), {
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      onLine: (checked) => checker.consume(checked.event.seq, checked.treeHashes),
+    });
+    return buildReport(scan, checker, 1);
+  } finally {
+    tree?.close();
+  }
+}
+
+function buildReport(scan: ScanResult, checker: TreeChecker, threads: number): VerifyReport {
+  const head = scan.verifier.head;
+  if (scan.fault === undefined) checker.finish(head.size);
+  const fault = scan.fault ?? checker.fault;
   const report: VerifyReport = {
     ok: fault === undefined,
     size: head.size,
     logRoot: scan.verifier.logRoot(),
     headHash: head.headHash,
     bytes: scan.endOffset,
-    treeFile: treeState,
+    treeFile: checker.state,
+    threads,
   };
   if (fault !== undefined) report.fault = faultJson(fault);
   if (scan.tornTail !== undefined) report.tornTail = { offset: scan.tornTail.offset, bytes: scan.tornTail.bytes };
   return report;
+}
+
+/** Compares the stored hashes a verification computes with the derived tree file. */
+class TreeChecker {
+  state: VerifyReport['treeFile'];
+  fault: SteleError | undefined;
+  #index = 0;
+  #block: Uint8Array[] = [];
+  #blockStart = 0;
+
+  constructor(private readonly tree: TreeFile | undefined) {
+    this.state = tree === undefined ? 'missing' : 'ok';
+  }
+
+  consume(seq: number, treeHashes: readonly Uint8Array[]): void {
+    const tree = this.tree;
+    if (tree === undefined || this.state !== 'ok') return;
+    for (let j = 0; j < treeHashes.length; j++) {
+      if (this.#index >= tree.count) {
+        this.state = 'behind';
+        return;
+      }
+      if (this.#index - this.#blockStart >= this.#block.length) {
+        const n = Math.min(4096, tree.count - this.#index);
+        const from = this.#index;
+        this.#block = tree.readHashes(Array.from({ length: n }, (_, i) => from + i));
+        this.#blockStart = from;
+      }
+      if (!sameBytes(this.#block[this.#index - this.#blockStart]!, treeHashes[j]!)) {
+        this.state = 'wrong';
+        // The first stored hash of a line is its leaf: a different leaf means the line's
+        // bytes differ from those hashed when it was written (or the tree file is damaged).
+        if (j === 0) this.fault = treeMismatch(seq, `line ${seq + 1} hashes differently than when it was written`);
+        return;
+      }
+      this.#index++;
+    }
+  }
+
+  /** After a clean scan of `size` events: a tree file holding more is evidence of removed events. */
+  finish(size: number): void {
+    if (this.tree !== undefined && this.state === 'ok' && this.tree.count > storedHashCount(size)) {
+      this.state = 'wrong';
+      this.fault = treeMismatch(size, `the tree file records more events than the log's ${size}: events from seq ${size} on were removed`);
+    }
+  }
 }
 
 function treeMismatch(seq: number, message: string): SteleError {
@@ -137,7 +193,7 @@ export interface StatusReport {
  * from the tree file, accepted only if the tree file's last leaf is the head line's hash;
  * otherwise a full verifying scan. `stele verify` is the full check.
  */
-export function readStatus(dir: string, options: ReadOptions = {}): StatusReport {
+export async function readStatus(dir: string, options: ReadOptions = {}): Promise<StatusReport> {
   const paths = checkDataDir(dir, false);
   const last = readLastLine(paths);
   if (last !== undefined) {
@@ -162,7 +218,7 @@ export function readStatus(dir: string, options: ReadOptions = {}): StatusReport
       tree?.close();
     }
   }
-  const v = verifyLog(dir, options);
+  const v = await verifySequential(paths, options);
   if (!v.ok && v.fault !== undefined) {
     throw steleError('STELE_E_PANIC', `the log is damaged: ${v.fault.message}`, {
       where: { file: paths.log, ...(v.fault.line === undefined ? {} : { line: v.fault.line }), ...(v.fault.seq === undefined ? {} : { seq: v.fault.seq }) },
@@ -279,7 +335,7 @@ function eventHashAt(paths: DataPaths, seq: number): Uint8Array {
 }
 
 /** An inclusion proof of `seq` in the log of `size` (default: the current size). */
-export function proveEvent(dir: string, seq: number, size?: number, options: ReadOptions = {}): InclusionProof {
+export function proveEvent(dir: string, seq: number, size?: number, options: ReadOptions = {}): Promise<InclusionProof> {
   const paths = checkDataDir(dir, false);
   return withTree(paths, size, options, (tree, n) => {
     if (!Number.isSafeInteger(seq) || seq < 0 || seq >= n) {
@@ -294,7 +350,7 @@ export function proveEvent(dir: string, seq: number, size?: number, options: Rea
 }
 
 /** A consistency proof between the log of `size1` and the log of `size2` (default: current). */
-export function proveLogConsistency(dir: string, size1: number, size2?: number, options: ReadOptions = {}): ConsistencyProof {
+export function proveLogConsistency(dir: string, size1: number, size2?: number, options: ReadOptions = {}): Promise<ConsistencyProof> {
   const paths = checkDataDir(dir, false);
   return withTree(paths, size2, options, (tree, n) => {
     if (!Number.isSafeInteger(size1) || size1 < 0 || size1 > n) {
@@ -313,8 +369,8 @@ export function proveLogConsistency(dir: string, size1: number, size2?: number, 
  * `prove` returns undefined when its own self-check fails (a wrong tree file): then the
  * rebuilt tree is used.
  */
-function withTree<T>(paths: DataPaths, size: number | undefined, options: ReadOptions, prove: (tree: HashReader, size: number) => T | undefined): T {
-  const status = readStatus(paths.dir, options);
+async function withTree<T>(paths: DataPaths, size: number | undefined, options: ReadOptions, prove: (tree: HashReader, size: number) => T | undefined): Promise<T> {
+  const status = await readStatus(paths.dir, options);
   const n = size ?? status.size;
   if (!Number.isSafeInteger(n) || n < 0 || n > status.size) {
     throw steleError('STELE_E_SIZE_OUT_OF_RANGE', `size ${n} is outside 0…${status.size}`, { fix: `ask for a size up to the current size ${status.size}` });
@@ -330,7 +386,7 @@ function withTree<T>(paths: DataPaths, size: number | undefined, options: ReadOp
   }
   const memory = new MemoryHashStore();
   const registry = options.registry ?? createRegistry();
-  const scan = scanLogFile(paths.log, registry, { onLine: (checked) => memory.append(checked.treeHashes) });
+  const scan = await scanLogFile(paths.log, registry, { onLine: (checked) => memory.append(checked.treeHashes) });
   if (scan.fault !== undefined && scan.verifier.head.size < n) throw scan.fault;
   const out = prove(memory, n);
   if (out === undefined) throw new Error('a proof built from a freshly verified log failed its own check');

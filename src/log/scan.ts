@@ -43,7 +43,12 @@ export interface ScanResult {
   bytesTotal: number;
 }
 
-export function scanLogFile(file: string, registry: EventRegistry, options: ScanOptions = {}): ScanResult {
+/**
+ * Scans and verifies a whole log file. Async only to yield to the event loop after every
+ * chunk: a long synchronous scan would starve timers, among them the writer lock's mtime
+ * refresh, and a lock not refreshed for `lockStaleMs` may be taken over by another writer.
+ */
+export async function scanLogFile(file: string, registry: EventRegistry, options: ScanOptions = {}): Promise<ScanResult> {
   const verifier = new ChainVerifier(registry, { file: options.fileLabel ?? 'events.ndjson' });
   const sparseOffsets: number[] = [];
   let fault: SteleError | undefined;
@@ -93,6 +98,7 @@ export function scanLogFile(file: string, registry: EventRegistry, options: Scan
       options.onProgress?.(position, Math.max(bytesTotal, position));
       // The splitter copies any partial line it keeps, so the chunk can be reused.
       if (n < chunk.length) chunk = Buffer.allocUnsafe(readChunkBytes);
+      await yieldToEventLoop();
     }
   } finally {
     fs.closeSync(fd);
@@ -111,4 +117,8 @@ export function scanLogFile(file: string, registry: EventRegistry, options: Scan
     }
   }
   return { verifier, endOffset, tornTail, fault, sparseOffsets, bytesTotal };
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

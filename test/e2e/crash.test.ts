@@ -80,7 +80,7 @@ describe(`crash test: ${rounds} SIGKILLs under load`, () => {
         const opened = await openWriter(dir);
         tornRecoveries += opened.recovered.length;
         await opened.close();
-        const report = verifyLog(dir);
+        const report = await verifyLog(dir);
         expect(report.fault, `seed ${seed} round ${round}`).toBeUndefined();
         expect(report.tornTail).toBeUndefined();
       }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../src/canonical/json.js';
 import { createRegistry } from '../../src/events/builtin.js';
-import { envelopeSchema, formatEventLine } from '../../src/events/envelope.js';
+import { envelopeSchema, formatEventLine, isEnvelope } from '../../src/events/envelope.js';
 import { EventRegistry } from '../../src/events/registry.js';
 import { z } from 'zod';
 
@@ -69,5 +69,28 @@ describe('event registry', () => {
     expect(() => registry.validate('kv.put', 1, { key: 'é'.repeat(257), value: 1 })).toThrow(/512/);
     expect(() => registry.validate('kv.put', 1, { key: '', value: 1 })).toThrow(/empty/);
     expect(() => registry.validate('kv.delete', 1, { key: 'a', value: 1 })).toThrow();
+  });
+});
+
+describe('isEnvelope (the fast path of envelopeSchema)', () => {
+  const good = { seq: 3, ts: '2026-11-22T10:00:00.000Z', type: 'kv.put', v: 1, data: { key: 'a' }, prev: 'ab'.repeat(32) };
+  const field = fc.constantFrom('seq', 'ts', 'type', 'v', 'data', 'meta', 'prev', 'extra');
+  const anyValue = fc.oneof(
+    fc.jsonValue(),
+    fc.constantFrom(-1, 0.5, 2 ** 53, 1e6 + 1, '', 'KV.put', 'a.b', 'x'.repeat(129) + '.y', '2026-11-22T10:00:00Z', '0'.repeat(64), 'G'.repeat(64), [], {}, null),
+  );
+  it('agrees with the zod schema on random mutations of a valid envelope', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(field, fc.option(anyValue, { nil: undefined })), { maxLength: 3 }), (edits) => {
+        const candidate: Record<string, unknown> = { ...good };
+        for (const [k, v] of edits) {
+          if (v === undefined) delete candidate[k];
+          else candidate[k] = v;
+        }
+        const value = JSON.parse(JSON.stringify(candidate));
+        expect(isEnvelope(value)).toBe(envelopeSchema.safeParse(value).success);
+      }),
+      { seed: 2026, numRuns: 2000 },
+    );
   });
 });

@@ -47,17 +47,17 @@ function lineOf(log: Buffer, offset: number): number {
 }
 
 describe('verification of random damage', () => {
-  it('the untouched log verifies', () => {
-    const report = verifyLog(copyOf(logBytes));
+  it('the untouched log verifies', async () => {
+    const report = await verifyLog(copyOf(logBytes));
     expect(report).toMatchObject({ ok: true, size: 40, treeFile: 'ok' });
   });
 
-  it('detects and locates any single flipped byte', () => {
-    fc.assert(
-      fc.property(fc.nat(logBytes.length - 1), fc.integer({ min: 1, max: 255 }), (offset, xor) => {
+  it('detects and locates any single flipped byte', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat(logBytes.length - 1), fc.integer({ min: 1, max: 255 }), async (offset, xor) => {
         const damaged = Buffer.from(logBytes);
         damaged[offset] = damaged[offset]! ^ xor;
-        const report = verifyLog(copyOf(damaged));
+        const report = await verifyLog(copyOf(damaged));
         expect(report.ok).toBe(false);
         const line = lineOf(logBytes, offset);
         // The damaged line itself fails, or (when it is still a valid event) the next line's
@@ -69,13 +69,13 @@ describe('verification of random damage', () => {
     );
   });
 
-  it('without the tree file, any flip before the last line is still detected by the chain alone', () => {
+  it('without the tree file, any flip before the last line is still detected by the chain alone', async () => {
     const lastLineStart = logBytes.lastIndexOf(10, logBytes.length - 2) + 1;
-    fc.assert(
-      fc.property(fc.nat(lastLineStart - 1), fc.integer({ min: 1, max: 255 }), (offset, xor) => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat(lastLineStart - 1), fc.integer({ min: 1, max: 255 }), async (offset, xor) => {
         const damaged = Buffer.from(logBytes);
         damaged[offset] = damaged[offset]! ^ xor;
-        const report = verifyLog(copyOf(damaged, false));
+        const report = await verifyLog(copyOf(damaged, false));
         expect(report.ok).toBe(false);
         expect([lineOf(logBytes, offset), lineOf(logBytes, offset) + 1]).toContain(report.fault!.line);
       }),
@@ -91,7 +91,7 @@ describe('verification of random damage', () => {
       const lines = lineOf(logBytes, complete) - 1;
       for (const withTree of [false, true]) {
         const dir = copyOf(cut, withTree);
-        const report = verifyLog(dir);
+        const report = await verifyLog(dir);
         if (withTree) {
           // The tree file recorded the removed events: a located fault.
           expect(report.ok).toBe(false);
@@ -104,7 +104,7 @@ describe('verification of random damage', () => {
         const opened = await openWriter(dir);
         expect(opened.recovered.length).toBe(complete === at ? 0 : 1);
         await opened.close();
-        const after = verifyLog(dir);
+        const after = await verifyLog(dir);
         expect(after).toMatchObject({ ok: true, size: lines + (complete === at ? 0 : 1), treeFile: 'ok' });
         expect(after.tornTail).toBeUndefined();
       }

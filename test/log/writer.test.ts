@@ -207,7 +207,7 @@ describe('the file written by the writer', () => {
     open.push(h);
     await Promise.all(Array.from({ length: 100 }, (_, i) => h.writer.append({ type: 'kv.put', data: { key: `k${i % 7}`, value: { n: i, s: 'é✓' } }, meta: { actor: 'test' } })));
     const file = (h.store as FileStore).file;
-    const scan = scanLogFile(file, createRegistry());
+    const scan = await scanLogFile(file, createRegistry());
     expect(scan.fault).toBeUndefined();
     expect(scan.verifier.head.size).toBe(100);
     expect(scan.verifier.logRoot()).toBe(h.writer.status().logRoot);

@@ -5,7 +5,7 @@ import { SteleError } from '../../src/errors.js';
 import { toHex } from '../../src/hash/hex.js';
 import { sha256 } from '../../src/hash/sha256.js';
 import { LogTreeFrontier, MemoryHashStore, proveConsistency, proveInclusion, storedHashCount, treeHash } from '../../src/merkle/log-tree.js';
-import { TreeFile } from '../../src/store/tree-file.js';
+import { pendingHashesMax, TreeFile } from '../../src/store/tree-file.js';
 import { tempDir } from '../helpers.js';
 
 const hashOf = (i: number): Uint8Array => sha256(new TextEncoder().encode(`hash ${i}`));
@@ -41,9 +41,16 @@ describe('TreeFile', () => {
     tree.append([hashOf(0)]);
     tree.append(range(1, 100).map(hashOf));
     expect(tree.count).toBe(100);
-    expect(fs.statSync(file).size).toBe(100 * 32);
+    // Appends are buffered (one write per ~256 KiB) and readable before they are written.
+    expect(fs.statSync(file).size).toBe(0);
     const indexes = [99, 0, 1, 2, 3, 50, 51, 7, 7, 98, 99];
     expect(hexes(tree.readHashes(indexes))).toEqual(indexes.map((i) => toHex(hashOf(i))));
+    tree.flush();
+    expect(fs.statSync(file).size).toBe(100 * 32);
+    tree.append([hashOf(100)]);
+    // Mixed reads: from the file and from the buffer in one call.
+    expect(hexes(tree.readHashes([99, 100, 98]))).toEqual([99, 100, 98].map((i) => toHex(hashOf(i))));
+    tree.truncate(100);
     expect(tree.readHashes([])).toEqual([]);
     tree.close();
     tree.close(); // closing twice is harmless
@@ -57,6 +64,7 @@ describe('TreeFile', () => {
   it('truncates, then appends after the cut', () => {
     const tree = TreeFile.open(file, { readOnly: false });
     tree.append(range(0, 10).map(hashOf));
+    tree.flush();
     tree.truncate(4);
     expect(tree.count).toBe(4);
     expect(fs.statSync(file).size).toBe(4 * 32);
@@ -67,6 +75,18 @@ describe('TreeFile', () => {
     tree.truncate(0);
     expect(tree.count).toBe(0);
     tree.close();
+  });
+
+  it('writes buffered hashes once enough are waiting, and on close', () => {
+    const tree = TreeFile.open(file, { readOnly: false });
+    tree.append(range(0, pendingHashesMax - 1).map(hashOf));
+    expect(fs.statSync(file).size).toBe(0);
+    tree.append([hashOf(pendingHashesMax - 1)]);
+    expect(fs.statSync(file).size).toBe(pendingHashesMax * 32);
+    tree.append([hashOf(1), hashOf(2)]);
+    tree.truncate(pendingHashesMax + 1);
+    tree.close();
+    expect(fs.statSync(file).size).toBe((pendingHashesMax + 1) * 32);
   });
 
   it('ignores a trailing partial hash read-only, and cuts it when opened writable', () => {
