@@ -40,13 +40,11 @@ export const errorCodes = {
   STELE_E_CHAIN_BROKEN: 'integrity',
   STELE_E_TS_DECREASED: 'integrity',
   STELE_E_LINE_UNREADABLE: 'integrity',
-  STELE_E_TORN_TAIL: 'integrity',
   STELE_E_PROOF_INVALID: 'integrity',
   STELE_E_TREE_MISMATCH: 'integrity',
   // The writer refuses to write: exit 3, HTTP 503.
   STELE_E_PANIC: 'unavailable',
   STELE_E_LOCKED: 'unavailable',
-  STELE_E_LOCK_LOST: 'unavailable',
   STELE_E_DATA_DIR_MISSING: 'unavailable',
   STELE_E_DATA_DIR_NOT_INITIALIZED: 'unavailable',
   STELE_E_DATA_DIR_UNWRITABLE: 'unavailable',
