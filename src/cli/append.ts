@@ -14,8 +14,8 @@ import { isSteleError, steleError } from '../errors.js';
 import { limits } from '../limits.js';
 import { LineSplitter } from '../log/line-splitter.js';
 import { openWriter } from '../log/open.js';
-import type { Ack, AppendInput } from '../log/writer.js';
-import { exitCodes, printJson } from './output.js';
+import type { Ack, AppendInput, LogWriter } from '../log/writer.js';
+import { exitCodes, printJson, progressBar } from './output.js';
 
 export async function appendFromArgs(dir: string, logger: Logger, type: string, json: string, v: number | undefined, meta: string | undefined): Promise<number> {
   const data = parseArg(json, 'JSON');
@@ -59,8 +59,10 @@ export async function appendFromStdin(dir: string, logger: Logger): Promise<numb
   return exitCodes.ok;
 }
 
-async function withWriter<T>(dir: string, logger: Logger, body: (writer: import('../log/writer.js').LogWriter) => Promise<T>): Promise<T> {
-  const opened = await openWriter(dir, { logger });
+async function withWriter<T>(dir: string, logger: Logger, body: (writer: LogWriter) => Promise<T>): Promise<T> {
+  // Opening replays the whole log: show progress on a terminal.
+  const bar = progressBar('replay', true);
+  const opened = await openWriter(dir, { logger, onProgress: bar.update }).finally(() => bar.stop());
   try {
     return await body(opened.writer);
   } finally {

@@ -33,7 +33,7 @@ describe('openWriter', () => {
     const tree = path.join(dir, 'index', 'tree.hashes');
     const original = fs.readFileSync(tree);
     const damaged = Buffer.from(original);
-    damaged[32 * 40 + 3] ^= 0xff;
+    damaged[32 * 40 + 3] = damaged[32 * 40 + 3]! ^ 0xff;
     fs.writeFileSync(tree, damaged);
     expect((await verifyLog(dir)).treeFile).toBe('wrong');
     const opened = await openWriter(dir);
