@@ -11,13 +11,18 @@
  */
 import { pathToFileURL } from 'node:url';
 import { canonicalize } from '../src/canonical/json.js';
-import type { BenchResult } from './result.js';
+import { isQuick } from './environment.js';
+import type { BenchResult, BenchTarget } from './result.js';
+import { findResult } from './result.js';
 
 const scenario = 'canonicalize/event-250B';
 /** Distinct objects cycled through, so no single object's shape or strings stay hot. */
 const eventCount = 1024;
-const roundMs = 400;
-const rounds = 5;
+const roundMs = isQuick() ? 150 : 400;
+const rounds = isQuick() ? 2 : 5;
+const targetOpsPerS = 700_000;
+
+export const about = `RFC 8785 canonicalization of ~250-byte event objects (${eventCount} distinct, cycled), median of ${rounds} alternating rounds of ${roundMs} ms, beside JSON.stringify (a lower bound, not a peer: it neither sorts keys nor checks input).`;
 
 /** An event as a module's decide would hand it to the writer: keys in insertion order. */
 function makeEvent(seq: number): Record<string, unknown> {
@@ -80,6 +85,12 @@ export async function run(): Promise<BenchResult[]> {
     { scenario, name: 'stele canonicalize', value: Math.round(median(canonicalOps)), unit: 'ops/s' },
     { scenario, name: 'JSON.stringify', value: Math.round(median(stringifyOps)), unit: 'ops/s', baseline: true },
   ];
+}
+
+export function targets(results: readonly BenchResult[]): BenchTarget[] {
+  const ops = findResult(results, scenario, 'stele canonicalize', 'ops/s');
+  if (ops === undefined) return [];
+  return [{ scenario, target: `≥ ${targetOpsPerS.toLocaleString('en-US')} events/s canonicalized on one core`, measured: `${ops.toLocaleString('en-US')} events/s`, met: ops >= targetOpsPerS }];
 }
 
 /** Average size in bytes of the benchmark's events, printed so the scenario name stays honest. */

@@ -52,6 +52,9 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
 }
 
+/** Work smaller than this finishes too fast for a bar to help. */
+export const progressBytesMin = 8 * 1024 * 1024;
+
 /** A byte progress bar on stderr when it is a terminal (and not --json); a no-op otherwise. */
 export function progressBar(label: string, enabled: boolean): { update: (done: number, total: number) => void; stop: () => void } {
   if (!enabled || process.stderr.isTTY !== true) return { update: () => undefined, stop: () => undefined };
@@ -63,6 +66,7 @@ export function progressBar(label: string, enabled: boolean): { update: (done: n
   const mib = (n: number) => Math.round((n / 1048576) * 10) / 10;
   return {
     update(done, total) {
+      if (!started && total < progressBytesMin) return;
       if (!started) {
         bar.start(mib(total), 0);
         started = true;
