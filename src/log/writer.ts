@@ -227,20 +227,18 @@ export class LogWriter {
   async #flush(): Promise<void> {
     if (this.#writing || this.#queue.length === 0) return;
     this.#writing = true;
-    const taken: Request[] = [];
+    let count = 0;
     let events = 0;
     let bytesEstimate = 0;
-    while (this.#queue.length > 0) {
-      const next = this.#queue[0]!;
+    for (const next of this.#queue) {
       const nextBytes = estimateBytes(next);
-      if (taken.length > 0 && (events + next.events.length > limits.batchEventsMax || bytesEstimate + nextBytes > limits.batchBytesMax)) break;
-      taken.push(next);
-      this.#queue.shift();
+      if (count > 0 && (events + next.events.length > limits.batchEventsMax || bytesEstimate + nextBytes > limits.batchBytesMax)) break;
+      count++;
       events += next.events.length;
       bytesEstimate += nextBytes;
     }
+    const taken = this.#queue.splice(0, count);
     const before = this.#head;
-    const frontierBefore = this.#frontier.toJSON();
     let head = before;
     const parts: string[] = [];
     const storedHashes: Uint8Array[] = [];
@@ -281,7 +279,9 @@ export class LogWriter {
     try {
       await this.#store.append(before.size, buffer, head.size - before.size);
     } catch (err) {
-      this.#frontier = LogTreeFrontier.fromJSON(sha256, frontierBefore);
+      // The tree store holds every stored hash up to the durable size: rebuild the frontier
+      // from it (O(log n) reads) instead of copying the frontier before every batch.
+      this.#frontier = LogTreeFrontier.fromReader(sha256, before.size, this.#tree);
       for (const a of accepted) a.request.reject(err);
       this.#finishFlush();
       return;

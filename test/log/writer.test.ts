@@ -196,7 +196,12 @@ for (const [name, make] of Object.entries(stores)) {
       h.store.append = original;
       const ack = await h.writer.append({ type: 'kv.put', data: { key: 'after', value: 1 } });
       expect(ack.seq).toBe(1);
-      expect(JSON.parse((await h.lines())[1]!).prev).toBe(before.headHash);
+      const lines = await h.lines();
+      expect(JSON.parse(lines[1]!).prev).toBe(before.headHash);
+      // The tree was rolled back too: the new root is the root of exactly the lines on disk.
+      const frontier = new LogTreeFrontier(sha256);
+      for (const l of lines) frontier.append(sha256(Buffer.from(l)));
+      expect(ack.logRoot).toBe(Buffer.from(frontier.root()).toString('hex'));
     });
   });
 }
