@@ -35,6 +35,7 @@ export interface ChainHead {
 }
 
 const noHashes: Uint8Array[] = [];
+const noBytes = new Uint8Array(0);
 
 export const emptyHead: ChainHead = { size: 0, headHash: zeroHash64, lastTs: '' };
 
@@ -42,7 +43,7 @@ export interface CheckedLine {
   event: EventEnvelope;
   /** SHA-256 of the line bytes, hex. */
   hash: string;
-  /** The same hash as bytes (the log tree's leaf input). */
+  /** The same hash as bytes (the log tree's leaf input); empty when the verifier keeps no tree. */
   hashBytes: Uint8Array;
   /** Stored hashes this line added to the log tree (for the derived tree file). */
   treeHashes: Uint8Array[];
@@ -170,7 +171,7 @@ export class ChainVerifier {
     // Fast case: node:crypto's hex digest is ~2× faster than its Buffer digest, and the hex
     // form is what the chain compares; the bytes (the tree's leaf input) come from it natively.
     const hash = sha256Hex(bytes);
-    const hashBytes = Buffer.from(hash, 'hex');
+    const hashBytes = this.#tree ? Buffer.from(hash, 'hex') : noBytes;
     const treeHashes = this.#tree ? this.frontier.append(hashBytes) : noHashes;
     this.head = { size: seq + 1, headHash: hash, lastTs: event.ts };
     return { event, hash, hashBytes, treeHashes };

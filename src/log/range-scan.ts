@@ -57,7 +57,7 @@ export function scanRange(task: RangeTask, registry: EventRegistry): RangeResult
   }
   try {
     const firstOffset = firstLineStart(fd, task);
-    let hashes = new Uint8Array(Math.max(1024, Math.ceil((task.end - task.start) / 64)) * 32);
+    let hashes = Buffer.allocUnsafe(Math.max(1024, Math.ceil((task.end - task.start) / 64)) * 32);
     let lines = 0;
     let first: RangeResult['first'];
     let last: RangeResult['last'];
@@ -76,11 +76,11 @@ export function scanRange(task: RangeTask, registry: EventRegistry): RangeResult
           try {
             const checked = verifier.check(chunk, start, end, offset);
             if ((lines + 1) * 32 > hashes.length) {
-              const grown = new Uint8Array(hashes.length * 2);
-              grown.set(hashes);
+              const grown = Buffer.allocUnsafe(hashes.length * 2);
+              hashes.copy(grown);
               hashes = grown;
             }
-            hashes.set(checked.hashBytes, lines * 32);
+            hashes.write(checked.hash, lines * 32, 'hex');
             lines++;
             last = { hash: checked.hash, ts: checked.event.ts };
             endOffset = offset + (end - start) + 1;
