@@ -5,7 +5,8 @@
  */
 import cliProgress from 'cli-progress';
 import type { ErrorKind } from '../errors.js';
-import { formatWhere, isSteleError, SteleError } from '../errors.js';
+import { formatWhere, isSteleError } from '../errors.js';
+import type { SteleError } from '../errors.js';
 
 export const exitCodes = { ok: 0, verifyFailed: 1, usage: 2, unavailable: 3 } as const;
 
@@ -80,4 +81,3 @@ export function progressBar(label: string, enabled: boolean): { update: (done: n
   };
 }
 
-export { SteleError };

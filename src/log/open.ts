@@ -17,7 +17,7 @@ import { sha256 } from '../hash/sha256.js';
 import { storedHashCount } from '../merkle/log-tree.js';
 import { checkDataDir, fsyncDir, writeFileDurable } from '../store/data-dir.js';
 import type { DataPaths } from '../store/data-dir.js';
-import { FileStore, ioError } from '../store/file-store.js';
+import { FileStore, ioError, openFile } from '../store/file-store.js';
 import { acquireWriterLock } from '../store/lock.js';
 import type { WriterLock } from '../store/lock.js';
 import { TreeFile } from '../store/tree-file.js';
@@ -48,7 +48,18 @@ export interface OpenedLog {
 export async function openWriter(dir: string, options: OpenWriterOptions = {}): Promise<OpenedLog> {
   const registry = options.registry ?? createRegistry();
   const paths = checkDataDir(dir, true);
-  const lock = await acquireWriterLock(paths.dir, (err) => options.logger?.error({ err }, 'writer lock compromised'));
+  // If the lock is lost (deleted, or taken over after a long stall), another writer may be
+  // appending: stop acknowledging at once rather than interleave two writers.
+  let writerRef: LogWriter | undefined;
+  const lock = await acquireWriterLock(paths.dir, (err) => {
+    options.logger?.error({ err }, 'writer lock lost; refusing appends');
+    writerRef?.stop(
+      steleError('STELE_E_LOCKED', `the writer lock was lost (${err.message}); appends are refused`, {
+        where: { file: path.join(paths.dir, 'writer.lock') },
+        fix: 'stop this writer and start it again; check that no other writer runs on this directory',
+      }),
+    );
+  });
   try {
     fs.mkdirSync(paths.indexDir, { recursive: true });
     fs.mkdirSync(paths.quarantineDir, { recursive: true });
@@ -88,6 +99,7 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
       tree,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
+    writerRef = writer;
     const recovered: Ack[] = [];
     for (const q of unrecordedQuarantine(paths, recorded)) {
       recovered.push(await writer.appendSystem({ type: 'stele.recovered', v: 1, data: q }));
@@ -129,12 +141,7 @@ function quarantineName(offset: number, sha: string): string {
 const quarantinePattern = /^events\.ndjson\.(\d{16})\.([0-9a-f]{16})\.torn$/;
 
 function quarantineTail(paths: DataPaths, tail: TornTail): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(paths.log, 'r+');
-  } catch (err) {
-    throw ioError(err, paths.log, 'open');
-  }
+  const fd = openFile(paths.log, 'r+');
   try {
     const bytes = Buffer.alloc(tail.bytes);
     fs.readSync(fd, bytes, 0, tail.bytes, tail.offset);

@@ -15,7 +15,7 @@ import type { SteleErrorJson } from '../errors.js';
 import { isEnvelope } from '../events/envelope.js';
 import type { EventRegistry } from '../events/registry.js';
 import { limits } from '../limits.js';
-import { ioError, readChunkBytes } from '../store/file-store.js';
+import { ioError, openFile, readChunkBytes } from '../store/file-store.js';
 import { ChainVerifier } from './chain.js';
 import { LineSplitter } from './line-splitter.js';
 
@@ -49,12 +49,7 @@ export interface RangeResult {
 
 export function scanRange(task: RangeTask, registry: EventRegistry): RangeResult {
   const verifier = new ChainVerifier(registry, { file: task.fileLabel, tree: false });
-  let fd: number;
-  try {
-    fd = fs.openSync(task.file, 'r');
-  } catch (err) {
-    throw ioError(err, task.file, 'open');
-  }
+  const fd = openFile(task.file, 'r');
   try {
     const firstOffset = firstLineStart(fd, task);
     let hashes = Buffer.allocUnsafe(Math.max(1024, Math.ceil((task.end - task.start) / 64)) * 32);

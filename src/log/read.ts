@@ -14,7 +14,7 @@ import type { SteleError } from '../errors.js';
 import { createRegistry } from '../events/builtin.js';
 import type { HashedEvent } from '../events/envelope.js';
 import type { EventRegistry } from '../events/registry.js';
-import { fromHex, toHex } from '../hash/hex.js';
+import { toHex } from '../hash/hex.js';
 import { sha256 } from '../hash/sha256.js';
 import type { HashReader } from '../merkle/log-tree.js';
 import { checkConsistency, checkInclusion, hashLeaf, MemoryHashStore, proveConsistency, proveInclusion, storedHashCount, storedHashIndex, treeHash } from '../merkle/log-tree.js';
@@ -22,12 +22,12 @@ import type { ConsistencyProof, InclusionProof } from '../proof/format.js';
 import { formatConsistencyProof, formatInclusionProof } from '../proof/format.js';
 import { checkDataDir } from '../store/data-dir.js';
 import type { DataPaths } from '../store/data-dir.js';
-import { ioError, readChunkBytes } from '../store/file-store.js';
+import { ioError, openFile, readChunkBytes } from '../store/file-store.js';
 import { TreeFile } from '../store/tree-file.js';
 import { limits } from '../limits.js';
 import { LineSplitter } from './line-splitter.js';
 import { scanLogFile } from './scan.js';
-import type { ScanResult, TornTail } from './scan.js';
+import type { ScanResult } from './scan.js';
 import { defaultThreads, parallelAvailable, parallelBytesMin, scanLogFileParallel } from './scan-parallel.js';
 
 export interface ReadOptions {
@@ -241,12 +241,7 @@ interface LastLine {
 
 /** Reads the last complete line of the log from its end (at most lineBytesMax+1 bytes back). */
 function readLastLine(paths: DataPaths): LastLine | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(paths.log, 'r');
-  } catch (err) {
-    throw ioError(err, paths.log, 'open');
-  }
+  const fd = openFile(paths.log, 'r');
   try {
     const size = fs.fstatSync(fd).size;
     const want = Math.min(size, 2 * limits.lineBytesMax + 2);
@@ -292,12 +287,7 @@ export function* readEvents(dir: string, query: EventQuery = {}): Generator<Hash
 
 /** Complete lines of the log file, in order, with their seq (position). */
 function* readLines(paths: DataPaths): Generator<{ seq: number; line: Buffer }> {
-  let fd: number;
-  try {
-    fd = fs.openSync(paths.log, 'r');
-  } catch (err) {
-    throw ioError(err, paths.log, 'open');
-  }
+  const fd = openFile(paths.log, 'r');
   try {
     let seq = 0;
     let ready: { seq: number; line: Buffer }[] = [];
@@ -408,5 +398,3 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-export type { TornTail };
-export { fromHex };

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import type { SteleError } from '../errors.js';
 import { isSteleError, steleError } from '../errors.js';
 import type { EventRegistry } from '../events/registry.js';
-import { ioError, offsetIndexEvery, readChunkBytes } from '../store/file-store.js';
+import { ioError, openFile, offsetIndexEvery, readChunkBytes } from '../store/file-store.js';
 import { limits } from '../limits.js';
 import type { CheckedLine } from './chain.js';
 import { ChainVerifier } from './chain.js';
@@ -74,12 +74,7 @@ export async function scanLogFile(file: string, registry: EventRegistry, options
     },
     limits.lineBytesMax,
   );
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (err) {
-    throw ioError(err, file, 'open');
-  }
+  const fd = openFile(file, 'r');
   let bytesTotal: number;
   try {
     bytesTotal = fs.fstatSync(fd).size;

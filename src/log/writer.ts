@@ -17,7 +17,6 @@
  * - The writer never reads the clock except through the injected `clock`.
  */
 import { canonicalize } from '../canonical/json.js';
-import type { SteleError } from '../errors.js';
 import { isSteleError, steleError } from '../errors.js';
 import { formatEventLine } from '../events/envelope.js';
 import type { EventRegistry, EventTypeDef } from '../events/registry.js';
@@ -106,6 +105,8 @@ export class LogWriter {
   #scheduled = false;
   #writing = false;
   #closed = false;
+  /** Set by `stop`: every later append is refused with this error. */
+  #stopped: Error | undefined;
   #drained: (() => void)[] = [];
 
   constructor(deps: WriterDeps) {
@@ -190,6 +191,7 @@ export class LogWriter {
 
   #enqueue(inputs: readonly AppendInput[], options: AppendOptions, allowReserved: boolean): Promise<Ack[]> {
     if (this.#closed) return Promise.reject(steleError('STELE_E_CLOSED', 'the writer is closed', { fix: 'open the data directory again' }));
+    if (this.#stopped !== undefined) return Promise.reject(this.#stopped);
     if (inputs.length === 0) return Promise.resolve([]);
     if (inputs.length > limits.stdinEventsMax) {
       return Promise.reject(
@@ -310,6 +312,16 @@ export class LogWriter {
     }
   }
 
+  /**
+   * Refuses every append from now on with `reason` (e.g. the writer lock was lost: another
+   * writer may be appending). Batches already being written finish; queued ones are refused.
+   */
+  stop(reason: Error): void {
+    this.#stopped = reason;
+    const queued = this.#queue.splice(0);
+    for (const request of queued) request.reject(reason);
+  }
+
   /** Resolves once every queued append has been written (or failed). */
   drain(): Promise<void> {
     if (!this.#writing && !this.#scheduled && this.#queue.length === 0) return Promise.resolve();
@@ -363,4 +375,3 @@ function estimateBytes(request: Request): number {
   return n;
 }
 
-export type { SteleError };

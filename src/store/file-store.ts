@@ -60,13 +60,7 @@ export class FileStore implements LogStore {
 
   /** Opens the log file with a known verified state (from the startup scan). */
   static open(file: string, state: FileStoreState, options: { readOnly: boolean }): FileStore {
-    let fd: number;
-    try {
-      fd = fs.openSync(file, options.readOnly ? 'r' : 'r+');
-    } catch (err) {
-      throw ioError(err, file, 'open');
-    }
-    return new FileStore(file, fd, options.readOnly, state);
+    return new FileStore(file, openFile(file, options.readOnly ? 'r' : 'r+'), options.readOnly, state);
   }
 
   get size(): number {
@@ -191,6 +185,15 @@ export class FileStore implements LogStore {
     this.#appended.notify();
     fs.closeSync(this.fd);
     return Promise.resolve();
+  }
+}
+
+/** Opens a file, turning an fs error into a typed one (ENOENT, EACCES, EIO… with the file named). */
+export function openFile(file: string, flags: string | number): number {
+  try {
+    return fs.openSync(file, flags);
+  } catch (err) {
+    throw ioError(err, file, 'open');
   }
 }
 

@@ -68,38 +68,46 @@ describe(`crash test: ${rounds} SIGKILLs under load`, () => {
     async () => {
       const seed = Number(process.env.STELE_SEED ?? 20261122);
       const random = rng(seed);
-      const dir = path.join(tempDir(), 'data');
-      initDataDir(dir);
-      const acked: SeenAck[] = [];
-      let tornRecoveries = 0;
-      for (let round = 0; round < rounds; round++) {
-        const killAfter = 5 + Math.floor(random() * 150);
-        const concurrency = [1, 16, 64][Math.floor(random() * 3)]!;
-        acked.push(...(await runRound(dir, round, killAfter, concurrency)));
-        // Restart as the writer: recovers a torn tail, if any; then check.
-        const opened = await openWriter(dir);
-        tornRecoveries += opened.recovered.length;
-        await opened.close();
-        const report = await verifyLog(dir);
-        expect(report.fault, `seed ${seed} round ${round}`).toBeUndefined();
-        expect(report.tornTail).toBeUndefined();
+      // A fresh data directory every 25 rounds keeps each restart's full replay short, so
+      // the soak's time grows linearly with its rounds.
+      const roundsPerDir = 25;
+      let totals = { acked: 0, events: 0, recovered: 0 };
+      for (let first = 0; first < rounds; first += roundsPerDir) {
+        const dir = path.join(tempDir(), 'data');
+        initDataDir(dir);
+        const acked: SeenAck[] = [];
+        for (let round = first; round < Math.min(rounds, first + roundsPerDir); round++) {
+          const killAfter = 5 + Math.floor(random() * 150);
+          const concurrency = [1, 16, 64][Math.floor(random() * 3)]!;
+          acked.push(...(await runRound(dir, round, killAfter, concurrency)));
+          // Restart as the writer: recovers a torn tail, if any; then check.
+          const opened = await openWriter(dir);
+          totals.recovered += opened.recovered.length;
+          await opened.close();
+          const report = await verifyLog(dir);
+          expect(report.fault, `seed ${seed} round ${round}`).toBeUndefined();
+          expect(report.tornTail).toBeUndefined();
+        }
+        // Every ack seen is in the log, at its seq, with its hash; every id appears once.
+        const lines = fs.readFileSync(path.join(dir, 'events.ndjson'), 'utf8').split('\n');
+        lines.pop();
+        const ids = new Map<string, number>();
+        for (const line of lines) {
+          const event = JSON.parse(line) as { type: string; data: { key?: string } };
+          if (event.type === 'kv.put' && event.data.key !== undefined) ids.set(event.data.key, (ids.get(event.data.key) ?? 0) + 1);
+        }
+        for (const ack of acked) {
+          const line = lines[ack.seq];
+          expect(line, `seed ${seed}: acked seq ${ack.seq} missing`).toBeDefined();
+          expect(Buffer.from(sha256(Buffer.from(line!))).toString('hex')).toBe(ack.hash);
+          expect(ids.get(ack.id)).toBe(1);
+        }
+        expect(acked.length).toBeGreaterThan(0);
+        totals = { ...totals, acked: totals.acked + acked.length, events: totals.events + lines.length };
+        fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+        if (soak) console.log(`soak: ${Math.min(rounds, first + roundsPerDir)}/${rounds} rounds, ${totals.acked} acknowledged events checked`);
       }
-      // Every ack seen is in the log, at its seq, with its hash; every id appears once.
-      const lines = fs.readFileSync(path.join(dir, 'events.ndjson'), 'utf8').split('\n');
-      lines.pop();
-      const ids = new Map<string, number>();
-      for (const line of lines) {
-        const event = JSON.parse(line) as { type: string; data: { key?: string } };
-        if (event.type === 'kv.put' && event.data.key !== undefined) ids.set(event.data.key, (ids.get(event.data.key) ?? 0) + 1);
-      }
-      for (const ack of acked) {
-        const line = lines[ack.seq];
-        expect(line, `seed ${seed}: acked seq ${ack.seq} missing`).toBeDefined();
-        expect(Buffer.from(sha256(Buffer.from(line!))).toString('hex')).toBe(ack.hash);
-        expect(ids.get(ack.id)).toBe(1);
-      }
-      expect(acked.length).toBeGreaterThan(rounds);
-      console.log(`crash test: ${rounds} rounds, ${acked.length} acknowledged events checked, ${lines.length} events in the log, ${tornRecoveries} torn tails recovered (seed ${seed})`);
+      console.log(`crash test: ${rounds} rounds, ${totals.acked} acknowledged events checked, ${totals.events} events in the logs, ${totals.recovered} torn tails recovered (seed ${seed})`);
     },
     soak ? 3_600_000 : 300_000,
   );

@@ -73,3 +73,27 @@ describe('openWriter', () => {
     expect(JSON.parse(last)).toMatchObject({ type: 'stele.recovered', data: { bytes: torn.length, offset: 999, file: `quarantine/${name}` } });
   });
 });
+
+describe('a writer whose lock is lost', () => {
+  it('refuses appends with STELE_E_LOCKED once it notices (lock directory deleted under it)', async () => {
+    const dir = await dirWith(1);
+    const opened = await openWriter(dir);
+    try {
+      fs.rmSync(path.join(dir, 'writer.lock'), { recursive: true, force: true });
+      // proper-lockfile notices at its next refresh (every lockUpdateMs).
+      const deadline = Date.now() + 15_000;
+      let refused: unknown;
+      while (refused === undefined && Date.now() < deadline) {
+        try {
+          await opened.writer.append({ type: 'kv.put', data: { key: 'k', value: 1 } });
+          await new Promise((r) => setTimeout(r, 200));
+        } catch (err) {
+          refused = err;
+        }
+      }
+      expect(refused).toMatchObject({ code: 'STELE_E_LOCKED' });
+    } finally {
+      await opened.close().catch(() => undefined);
+    }
+  }, 20_000);
+});
