@@ -79,7 +79,12 @@ export async function acquireWriterLock(dataDir: string, onCompromised?: (err: E
     }
   }
   try {
+    // Creating owner.json changes the lock directory's mtime, which proper-lockfile uses as
+    // its heartbeat and compares at each refresh: restore it, or the first refresh (after
+    // lockUpdateMs) would declare the lock compromised.
+    const before = fs.statSync(lockPath);
     writeOwner(lockPath, owner);
+    fs.utimesSync(lockPath, before.atime, before.mtime);
   } catch (err) {
     await release().catch(() => undefined);
     throw wrapLockIo(err, lockPath);

@@ -71,3 +71,17 @@ describe('writer lock', () => {
     expect(outcomes.sort()).toEqual(['STELE_E_LOCKED', 'won']);
   });
 });
+
+describe('a held lock', () => {
+  it('stays valid across refreshes (writing owner.json must not look like a foreign change)', async () => {
+    const dir = tempDir();
+    let compromised: Error | undefined;
+    const lock = await acquireWriterLock(dir, (err) => (compromised = err));
+    // Two refreshes of proper-lockfile (every lockUpdateMs = 2 s).
+    await new Promise((r) => setTimeout(r, 4_500));
+    expect(compromised).toBeUndefined();
+    expect(lock.compromised).toBeUndefined();
+    await lock.release();
+    expect(fs.existsSync(path.join(dir, 'writer.lock'))).toBe(false);
+  }, 10_000);
+});
