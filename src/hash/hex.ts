@@ -3,7 +3,6 @@
  * because the formats of DESIGN.md write lowercase and a parser rejects what the formatter
  * would never write. No node-only APIs, so the browser verifier can use it.
  */
-import type { Sha256 } from './sha256.js';
 
 const hexChars = '0123456789abcdef';
 
@@ -43,9 +42,9 @@ export function isHash64(text: string): boolean {
 /** The `prev` of event 0: 64 zeros. */
 export const zeroHash64 = '0'.repeat(64);
 
-const utf8 = new TextEncoder();
-
-/** SHA-256 of a string's UTF-8 bytes as hex, with any implementation (portable code path). */
-export function sha256HexWith(sha: Sha256, text: string): string {
-  return toHex(sha(utf8.encode(text)));
+/** Byte-wise equality of two byte arrays (hashes), without node-only APIs. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

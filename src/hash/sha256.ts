@@ -19,11 +19,6 @@ export type Sha256 = (data: Uint8Array) => Uint8Array;
  */
 export const sha256: Sha256 = (data) => Buffer.from(hash('sha256', data, 'binary'), 'latin1');
 
-/** SHA-256 of a string's UTF-8 bytes, as lowercase hex; the event-hash fast path. */
-export function sha256HexOfUtf8(text: string): string {
-  return hash('sha256', text, 'hex');
-}
-
 /** SHA-256 of a string's UTF-8 bytes; node:crypto encodes natively, no JS Buffer needed. */
 export function sha256Utf8(text: string): Buffer {
   return Buffer.from(hash('sha256', text, 'binary'), 'latin1');

@@ -15,11 +15,11 @@
 import { isUtf8 } from 'node:buffer';
 import { canonicalize } from '../canonical/json.js';
 import type { SteleError } from '../errors.js';
-import { isSteleError, steleError } from '../errors.js';
+import { steleError } from '../errors.js';
 import type { EventEnvelope } from '../events/envelope.js';
 import { envelopeSchema, isEnvelope } from '../events/envelope.js';
 import type { EventRegistry } from '../events/registry.js';
-import { fromHex, toHex, zeroHash64 } from '../hash/hex.js';
+import { toHex, zeroHash64 } from '../hash/hex.js';
 import { sha256, sha256Hex } from '../hash/sha256.js';
 import { LogTreeFrontier } from '../merkle/log-tree.js';
 import { limits } from '../limits.js';
@@ -186,17 +186,6 @@ export class ChainVerifier {
       fix: 'restore the log from a backup; stele never writes such a line',
     });
   }
-}
-
-/** Parses a hex event hash known to be valid (it came out of `toHex`). */
-export function hashBytesOf(hex: string): Uint8Array {
-  const bytes = fromHex(hex);
-  if (bytes === undefined || bytes.length !== 32) throw new Error(`not a 32-byte hex hash: ${hex}`);
-  return bytes;
-}
-
-export function asFault(err: unknown): SteleError | undefined {
-  return isSteleError(err) ? err : undefined;
 }
 
 function firstDifference(a: string, b: string): number {

@@ -14,7 +14,7 @@ import type { SteleError } from '../errors.js';
 import { createRegistry } from '../events/builtin.js';
 import type { HashedEvent } from '../events/envelope.js';
 import type { EventRegistry } from '../events/registry.js';
-import { toHex } from '../hash/hex.js';
+import { bytesEqual, toHex } from '../hash/hex.js';
 import { sha256 } from '../hash/sha256.js';
 import type { HashReader } from '../merkle/log-tree.js';
 import { checkConsistency, checkInclusion, hashLeaf, MemoryHashStore, proveConsistency, proveInclusion, storedHashCount, storedHashIndex, treeHash } from '../merkle/log-tree.js';
@@ -27,6 +27,7 @@ import { TreeFile } from '../store/tree-file.js';
 import { limits } from '../limits.js';
 import { LineSplitter } from './line-splitter.js';
 import { scanLogFile } from './scan.js';
+import { StoredHashCursor } from './tree-sync.js';
 import type { ScanResult } from './scan.js';
 import { defaultThreads, parallelAvailable, parallelBytesMin, scanLogFileParallel } from './scan-parallel.js';
 
@@ -118,28 +119,22 @@ class TreeChecker {
   state: VerifyReport['treeFile'];
   fault: SteleError | undefined;
   #index = 0;
-  #block: Uint8Array[] = [];
-  #blockStart = 0;
+  readonly #stored: StoredHashCursor | undefined;
 
   constructor(private readonly tree: TreeFile | undefined) {
     this.state = tree === undefined ? 'missing' : 'ok';
+    this.#stored = tree === undefined ? undefined : new StoredHashCursor(tree);
   }
 
   consume(seq: number, treeHashes: readonly Uint8Array[]): void {
-    const tree = this.tree;
-    if (tree === undefined || this.state !== 'ok') return;
+    if (this.#stored === undefined || this.state !== 'ok') return;
     for (let j = 0; j < treeHashes.length; j++) {
-      if (this.#index >= tree.count) {
+      const stored = this.#stored.at(this.#index);
+      if (stored === undefined) {
         this.state = 'behind';
         return;
       }
-      if (this.#index - this.#blockStart >= this.#block.length) {
-        const n = Math.min(4096, tree.count - this.#index);
-        const from = this.#index;
-        this.#block = tree.readHashes(Array.from({ length: n }, (_, i) => from + i));
-        this.#blockStart = from;
-      }
-      if (!sameBytes(this.#block[this.#index - this.#blockStart]!, treeHashes[j]!)) {
+      if (!bytesEqual(stored, treeHashes[j]!)) {
         this.state = 'wrong';
         // The first stored hash of a line is its leaf: a different leaf means the line's
         // bytes differ from those hashed when it was written (or the tree file is damaged).
@@ -201,7 +196,7 @@ export async function readStatus(dir: string, options: ReadOptions = {}): Promis
     try {
       if (tree !== undefined && tree.count >= storedHashCount(last.seq + 1)) {
         const leaf = tree.readHashes([storedHashIndex(0, last.seq)])[0]!;
-        if (sameBytes(leaf, hashLeaf(sha256, last.hash))) {
+        if (bytesEqual(leaf, hashLeaf(sha256, last.hash))) {
           const report: StatusReport = {
             size: last.seq + 1,
             logRoot: toHex(treeHash(sha256, last.seq + 1, tree)),
@@ -391,10 +386,3 @@ function openTreeReadOnly(paths: DataPaths): TreeFile | undefined {
     return undefined;
   }
 }
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
