@@ -25,8 +25,10 @@ import type { BenchResult, BenchScenario, BenchTarget } from './result.js';
 const scenarios = {
   append: () => import('./append.js'),
   verify: () => import('./verify.js'),
+  replay: () => import('./replay.js'),
   canonical: () => import('./canonical.js'),
   merkle: () => import('./merkle.js'),
+  state: () => import('./state-tree.js'),
 } satisfies Record<string, () => Promise<BenchScenario>>;
 
 type ScenarioName = keyof typeof scenarios;

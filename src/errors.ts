@@ -31,8 +31,13 @@ export const errorCodes = {
   STELE_E_INPUT_TOO_LARGE: 'limit',
   STELE_E_PROOF_FORMAT: 'input',
   STELE_E_SIZE_OUT_OF_RANGE: 'input',
+  STELE_E_UNKNOWN_COMMAND: 'input',
+  STELE_E_NOT_FOUND: 'input',
+  STELE_E_NOT_DIRECT: 'input',
   // Conflicts: exit 2, HTTP 409.
   STELE_E_CONFLICT: 'conflict',
+  /** A command refused by its module's guard; `detail.reason` is the module's reason code. */
+  STELE_E_REJECTED: 'conflict',
   // Verification faults: exit 1.
   STELE_E_NOT_CANONICAL: 'integrity',
   STELE_E_EVENT_INVALID: 'integrity',
@@ -42,6 +47,10 @@ export const errorCodes = {
   STELE_E_LINE_UNREADABLE: 'integrity',
   STELE_E_PROOF_INVALID: 'integrity',
   STELE_E_TREE_MISMATCH: 'integrity',
+  STELE_E_CHECKPOINT_MISMATCH: 'integrity',
+  STELE_E_INVARIANT: 'integrity',
+  STELE_E_SNAPSHOT_INVALID: 'integrity',
+  STELE_E_BUNDLE_CORRUPT: 'integrity',
   // The writer refuses to write: exit 3, HTTP 503.
   STELE_E_PANIC: 'unavailable',
   STELE_E_LOCKED: 'unavailable',

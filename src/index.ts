@@ -31,3 +31,44 @@ export { initDataDir, checkDataDir, dataPaths } from './store/data-dir.js';
 export type { LogStore, StoredLine } from './store/log-store.js';
 export { MemoryStore } from './store/memory-store.js';
 export { FileStore } from './store/file-store.js';
+
+// Issue #3: modules, the state machine, replay, snapshots.
+export type { JsonObject } from './canonical/json.js';
+export { defineCommand, defineModule } from './modules/module.js';
+export type {
+  AnyModule,
+  AnyCommandDef,
+  CommandDef,
+  DecideContext,
+  Decision,
+  DomainEvent,
+  Evolution,
+  Module,
+  ModuleView,
+  NewEvent,
+  Rejection,
+  SnapshotCodec,
+  StateReader,
+  StateWrite,
+} from './modules/module.js';
+export { invariantBroken, snapshotInvalid } from './modules/errors.js';
+export { builtinModules } from './modules/builtin.js';
+export { kvModule } from './modules/kv/index.js';
+export { ledgerModule } from './modules/ledger/index.js';
+export { vaultModule } from './modules/vault/index.js';
+export { auditModule } from './modules/audit/index.js';
+export { StateMachine } from './runtime/machine.js';
+export type { CommandInput, CommandOutcome, MachineOptions, ModulePart, ValidCommand } from './runtime/machine.js';
+export { Engine, checkpointEveryDefault } from './runtime/engine.js';
+export type { CommandResult, EngineOptions } from './runtime/engine.js';
+export { replayDir, loadSnapshot } from './runtime/replay.js';
+export type { Replayed, ReplayOptions, ReplayStats } from './runtime/replay.js';
+export { createSnapshot, listSnapshotInfo, verifySnapshots } from './runtime/snapshots.js';
+export { verifyDir } from './runtime/verify.js';
+export { StateStore } from './state/store.js';
+export { StateTree, checkStateProof, stateKeyHash, stateValueHash } from './state/smt.js';
+export type { StateProof } from './state/smt.js';
+export { formatStateProof, parseStateProof, checkStateProofJson } from './proof/state-proof.js';
+export type { StateProofJson } from './proof/state-proof.js';
+export { VaultStore } from './store/vault-store.js';
+export { workload, takeCommands } from './workload/generate.js';

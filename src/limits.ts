@@ -30,6 +30,34 @@ export const limits = {
   inputBytesMax: 16 * 1024 * 1024,
   /** Hashes in a proof: a log of 2^64 events needs at most 2*64 consistency hashes. */
   proofHashesMax: 128,
+
+  // Modules (issue #3).
+  /** Length of a ledger account id, transfer id or audit tx id, in UTF-8 bytes. Ids are
+   * names, not documents; 128 bytes holds a UUID, a ULID or a path-like name with room. */
+  idBytesMax: 128,
+  /** Length of a transfer memo in UTF-8 bytes: a reference, not a document. */
+  memoBytesMax: 512,
+  /** Transfers in one `ledger.batch`: the whole batch is one event, so it must fit one line
+   * (100 transfers with maximal ids ≈ 46 KiB; with long memos the line limit decides). */
+  ledgerBatchTransfersMax: 100,
+  /** UTF-8 bytes of an attack snippet kept in a blocked-attack record; longer snippets are
+   * truncated (attack payloads can be arbitrarily large, the record must fit a line). */
+  attackSnippetBytesMax: 1024,
+  /** Distinct names tracked per audit statistic (metrics, attack types, layers, statuses,
+   * rejection reasons): bounds the memory of the views; further names count as `other`. */
+  auditDistinctNamesMax: 1000,
+  /** Tags of one telemetry sample, and per-layer results of one execution record. */
+  auditTagsMax: 32,
+  /** Bytes of one vault bundle. Bundles are read into memory to hash and serve them. */
+  bundleBytesMax: 64 * 1024 * 1024,
+  /** One line of a snapshot file: a module's private state is one line (the audit
+   * statistics with auditDistinctNamesMax names per map are the largest, well under this). */
+  snapshotLineBytesMax: 16 * 1024 * 1024,
+  /** Largest `checkpointEvery` / `snapshotEvery`: beyond it a checkpoint would be so rare
+   * that a divergence could hide among a hundred million events. */
+  everyEventsMax: 100_000_000,
+  /** Length of a bundle's media type (RFC 6838 allows 127 + '/' + 127). */
+  mediaTypeBytesMax: 255,
 } as const;
 
 export type Limits = typeof limits;
@@ -38,3 +66,5 @@ assert.ok(limits.lineBytesMax <= limits.batchBytesMax, 'a single maximal line mu
 assert.ok(limits.kvKeyBytesMax < limits.lineBytesMax, 'a maximal kv key must fit in a line');
 assert.ok(limits.typeNameBytesMax < limits.lineBytesMax, 'a maximal type name must fit in a line');
 assert.ok(limits.batchEventsMax >= 256, 'group commit must be able to coalesce 256 appenders');
+assert.ok(limits.ledgerBatchTransfersMax * (3 * limits.idBytesMax + 2 * 40) <= limits.lineBytesMax, 'a maximal ledger batch without memos must fit in a line');
+assert.ok(limits.attackSnippetBytesMax * 4 < limits.lineBytesMax, 'an attack record with a maximal snippet must fit in a line');

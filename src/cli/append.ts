@@ -13,21 +13,22 @@ import type { JsonValue } from '../canonical/json.js';
 import { isSteleError, steleError } from '../errors.js';
 import { limits } from '../limits.js';
 import { LineSplitter } from '../log/line-splitter.js';
-import { openWriter } from '../log/open.js';
-import type { Ack, AppendInput, LogWriter } from '../log/writer.js';
-import { exitCodes, printJson, progressBar } from './output.js';
+import type { Ack, AppendInput } from '../log/writer.js';
+import { withEngine } from './engine.js';
+import type { EngineFlags } from './engine.js';
+import { exitCodes, printJson } from './output.js';
 
-export async function appendFromArgs(dir: string, logger: Logger, type: string, json: string, v: number | undefined, meta: string | undefined): Promise<number> {
+export async function appendFromArgs(dir: string, logger: Logger, flags: EngineFlags, type: string, json: string, v: number | undefined, meta: string | undefined): Promise<number> {
   const data = parseArg(json, 'JSON');
   const input: AppendInput = { type, data };
   if (v !== undefined) input.v = v;
   if (meta !== undefined) input.meta = parseArg(meta, '--meta');
-  const acks = await withWriter(dir, logger, (writer) => writer.appendBatch([input]));
+  const acks = await withEngine(dir, logger, flags, (engine) => engine.append([input]));
   for (const ack of acks) printJson(ack);
   return exitCodes.ok;
 }
 
-export async function appendFromStdin(dir: string, logger: Logger): Promise<number> {
+export async function appendFromStdin(dir: string, logger: Logger, flags: EngineFlags): Promise<number> {
   const lines = await readStdinLines();
   const inputs: AppendInput[] = [];
   const lineNumbers: number[] = [];
@@ -45,7 +46,7 @@ export async function appendFromStdin(dir: string, logger: Logger): Promise<numb
   if (inputs.length === 0) return exitCodes.ok;
   let acks: Ack[];
   try {
-    acks = await withWriter(dir, logger, (writer) => writer.appendBatch(inputs));
+    acks = await withEngine(dir, logger, flags, (engine) => engine.append(inputs));
   } catch (err) {
     // The writer numbers inputs 1…n; report the line of stdin instead.
     if (isSteleError(err) && err.where.inputLine !== undefined) {
@@ -59,18 +60,7 @@ export async function appendFromStdin(dir: string, logger: Logger): Promise<numb
   return exitCodes.ok;
 }
 
-async function withWriter<T>(dir: string, logger: Logger, body: (writer: LogWriter) => Promise<T>): Promise<T> {
-  // Opening replays the whole log: show progress on a terminal.
-  const bar = progressBar('replay', true);
-  const opened = await openWriter(dir, { logger, onProgress: bar.update }).finally(() => bar.stop());
-  try {
-    return await body(opened.writer);
-  } finally {
-    await opened.close();
-  }
-}
-
-function parseArg(text: string, what: string): JsonValue {
+export function parseArg(text: string, what: string): JsonValue {
   if (Buffer.byteLength(text) > limits.inputBytesMax) {
     throw steleError('STELE_E_INPUT_TOO_LARGE', `${what} is over ${limits.inputBytesMax} bytes`, { fix: 'use --stdin for large inputs' });
   }
@@ -111,7 +101,7 @@ function toInput(text: string, lineNumber: number): AppendInput {
 }
 
 /** Reads stdin into lines, refusing over-long lines and inputs over the byte limit. */
-async function readStdinLines(): Promise<{ text: string; lineNumber: number }[]> {
+export async function readStdinLines(): Promise<{ text: string; lineNumber: number }[]> {
   const out: { text: string; lineNumber: number }[] = [];
   let lineNumber = 0;
   let total = 0;

@@ -7,11 +7,16 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { steleError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { initDataDir } from '../store/data-dir.js';
-import { openWriter } from '../log/open.js';
-import { readEvents, readStatus, verifyLog, proveEvent, proveLogConsistency } from '../log/read.js';
-import type { VerifyReport } from '../log/read.js';
-import type { ErrorCode } from '../errors.js';
-import { exitCodes, humanError, printJson, progressBar, reportError } from './output.js';
+import { readEvents, proveEvent, proveLogConsistency } from '../log/read.js';
+import { checkpointEveryDefault } from '../runtime/engine.js';
+import { StateMachine } from '../runtime/machine.js';
+import { exitCodes, printJson, reportError } from './output.js';
+import { bundleGetCommand, bundlePutCommand, bundleVerifyCommand } from './bundle.js';
+import { cmdFromArgs, cmdFromStdin } from './cmd.js';
+import type { EngineFlags } from './engine.js';
+import { snapshotCreateCommand, snapshotListCommand, snapshotVerifyCommand } from './snapshot.js';
+import { ledgerAccountsCommand, ledgerBalanceCommand, stateDumpCommand, stateGetCommand, statsCommand, statusCommand } from './state.js';
+import { startCommand, verifyCommand } from './verify.js';
 import { appendFromArgs, appendFromStdin } from './append.js';
 import { checkProofFile } from './check-proof.js';
 import { writeSchemas } from './schemas.js';
@@ -50,11 +55,27 @@ program
   .description('Verifiable, event-sourced, append-only log: hash-chained canonical NDJSON events with an RFC 6962 log root.')
   .version('0.1.0')
   .option('--data <dir>', 'data directory', defaultData)
+  .option('--no-snapshot', 'replay from genesis, ignoring snapshots')
+  .option('--checkpoint-every <n>', `events between checkpoints when writing (default ${checkpointEveryDefault})`, intArg('--checkpoint-every'))
+  .option('--snapshot-every <n>', 'write a snapshot every N events when writing (default: never automatically)', intArg('--snapshot-every'))
   .showHelpAfterError()
   .exitOverride();
 
 function dataDir(): string {
   return program.opts<{ data: string }>().data;
+}
+
+function flags(): EngineFlags {
+  const o = program.opts<{ snapshot: boolean; checkpointEvery?: number; snapshotEvery?: number }>();
+  return {
+    snapshot: o.snapshot,
+    ...(o.checkpointEvery === undefined ? {} : { checkpointEvery: o.checkpointEvery }),
+    ...(o.snapshotEvery === undefined ? {} : { snapshotEvery: o.snapshotEvery }),
+  };
+}
+
+function cliLogger(level = 'warn') {
+  return createLogger({ level: process.env.STELE_LOG_LEVEL ?? level });
 }
 
 program
@@ -71,7 +92,7 @@ program
 
 program
   .command('append')
-  .description('append one event (TYPE JSON), or NDJSON of {type, v?, data, meta?} from stdin; prints one ack per event as NDJSON')
+  .description('append one event of a type that allows direct appends (TYPE JSON, e.g. kv.put), or NDJSON of {type, v?, data, meta?} from stdin; prints one ack per event as NDJSON. Other types are written by commands: see stele cmd')
   .argument('[type]', 'event type, e.g. kv.put')
   .argument('[json]', 'the payload (data) as JSON')
   .option('--v <n>', 'schema version of the type (default: latest)', intArg('--v'))
@@ -80,71 +101,125 @@ program
   .option('--json', 'errors as JSON on stdout (acks are always NDJSON)')
   .action(
     run(async (type: string | undefined, json: string | undefined, opts: { v?: number; meta?: string; stdin?: boolean; json?: boolean }) => {
-      const logger = createLogger({ level: process.env.STELE_LOG_LEVEL ?? 'warn' });
+      const logger = cliLogger();
       if (opts.stdin === true) {
         if (type !== undefined) throw usage('give either TYPE JSON or --stdin, not both');
-        return appendFromStdin(dataDir(), logger);
+        return appendFromStdin(dataDir(), logger, flags());
       }
       if (type === undefined || json === undefined) throw usage('append needs TYPE and JSON (or --stdin)');
-      return appendFromArgs(dataDir(), logger, type, json, opts.v, opts.meta);
+      return appendFromArgs(dataDir(), logger, flags(), type, json, opts.v, opts.meta);
+    }),
+  );
+
+program
+  .command('cmd')
+  .description('run a command through its module\'s decider (NAME JSON, e.g. ledger.transfer \'{"id":"t1","from":"a","to":"b","amount":"5"}\'), or NDJSON of {cmd, data, meta?} from stdin, decided in order with one result line each. A rejection prints its reason code, is recorded in the log, and exits 2')
+  .argument('[name]', `command name: ${commandList()}`)
+  .argument('[json]', 'the command data as JSON')
+  .option('--meta <json>', 'meta object as JSON (actor, request id…), copied onto the events')
+  .option('--expected-size <n>', 'refuse with STELE_E_CONFLICT unless the log has exactly N events when the command is decided', intArg('--expected-size'))
+  .option('--stdin', 'read NDJSON commands from stdin')
+  .option('--json', 'errors as JSON on stdout (results are always JSON)')
+  .action(
+    run(async (name: string | undefined, json: string | undefined, opts: { meta?: string; expectedSize?: number; stdin?: boolean; json?: boolean }) => {
+      const logger = cliLogger();
+      if (opts.stdin === true) {
+        if (name !== undefined) throw usage('give either NAME JSON or --stdin, not both');
+        return cmdFromStdin(dataDir(), logger, flags());
+      }
+      if (name === undefined || json === undefined) throw usage('cmd needs NAME and JSON (or --stdin)');
+      return cmdFromArgs(dataDir(), logger, flags(), name, json, opts.meta, opts.expectedSize);
     }),
   );
 
 program
   .command('status')
-  .description('size, log root and head hash of the log')
+  .description('size, log root, state root, head hash, integrity, entries per module, checkpoints and replay timing')
   .option('--json', 'machine output')
-  .action(
-    run(async (opts: { json?: boolean }) => {
-      const status = await readStatus(dataDir());
-      if (opts.json === true) printJson(status);
-      else {
-        process.stdout.write(`size      ${status.size}\nlogRoot   ${status.logRoot}\nheadHash  ${status.headHash}\nlastTs    ${status.lastTs ?? '-'}\n`);
-        if (status.tornTail !== undefined) process.stdout.write(`warning   torn last line of ${status.tornTail.bytes} bytes (the writer quarantines it on open)\n`);
-      }
-    }),
-  );
+  .action(run((opts: { json?: boolean }) => statusCommand(dataDir(), cliLogger(), flags(), opts.json === true)));
+
+const state = program.command('state').description('the authenticated state (DESIGN.md §3)');
+state
+  .command('get')
+  .description('the value at KEY (kv:<key>, account:<id>, bundle:<sha256>, …), or with --proof its inclusion / non-inclusion proof against the state root')
+  .argument('<key>', 'state key')
+  .option('--proof', 'print a state proof (checkable offline with stele check-proof)')
+  .option('--json', 'machine output')
+  .action(run((key: string, opts: { proof?: boolean; json?: boolean }) => stateGetCommand(dataDir(), cliLogger(), flags(), key, opts)));
+state
+  .command('dump')
+  .description('every entry as NDJSON [key, value], sorted by key: recompute the state root from it independently')
+  .option('--prefix <p>', 'only keys starting with this prefix')
+  .action(run((opts: { prefix?: string }) => stateDumpCommand(dataDir(), cliLogger(), flags(), opts.prefix)));
+
+const ledger = program.command('ledger').description('the ledger module: accounts and balances');
+ledger
+  .command('balance')
+  .description('the balance of account ID (u128 integer string, minor units)')
+  .argument('<id>', 'account id')
+  .option('--json', 'machine output: the whole account value')
+  .action(run((id: string, opts: { json?: boolean }) => ledgerBalanceCommand(dataDir(), cliLogger(), flags(), id, opts.json === true)));
+ledger
+  .command('accounts')
+  .description('every account and its balance, sorted by id')
+  .option('--json', 'NDJSON, one account per line')
+  .action(run((opts: { json?: boolean }) => ledgerAccountsCommand(dataDir(), cliLogger(), flags(), opts.json === true)));
+
+program
+  .command('stats')
+  .description('the audit dashboard statistics: executions by status, success rate, attacks by type and layer, telemetry percentiles, rejections by reason')
+  .option('--json', 'machine output')
+  .action(run((opts: { json?: boolean }) => statsCommand(dataDir(), cliLogger(), flags(), opts.json === true)));
+
+const bundle = program.command('bundle').description('the vault: content-addressed bundles');
+bundle
+  .command('put')
+  .description('store a file\'s bytes in the vault (deduplicated) and record it; "-" reads stdin')
+  .argument('<file>', 'file to store')
+  .option('--media-type <type>', 'media type', 'application/octet-stream')
+  .option('--meta <json>', 'metadata object as JSON')
+  .option('--json', 'errors as JSON on stdout')
+  .action(run((file: string, opts: { mediaType: string; meta?: string }) => bundlePutCommand(dataDir(), cliLogger(), flags(), file, opts.mediaType, opts.meta)));
+bundle
+  .command('get')
+  .description('write a bundle\'s bytes to stdout (or --out FILE), re-hashed on read')
+  .argument('<hash>', 'SHA-256 of the bundle, 64 lowercase hex')
+  .option('--out <file>', 'write to a file instead of stdout')
+  .option('--json', 'errors as JSON on stdout')
+  .action(run((hash: string, opts: { out?: string }) => bundleGetCommand(dataDir(), hash, opts.out)));
+bundle
+  .command('verify')
+  .description('re-hash a bundle (or every bundle with --all) and compare with its name and its record in the state')
+  .argument('[hash]', 'SHA-256 of the bundle')
+  .option('--all', 'every bundle recorded in the state')
+  .option('--json', 'machine output')
+  .action(run((hash: string | undefined, opts: { all?: boolean; json?: boolean }) => bundleVerifyCommand(dataDir(), cliLogger(), flags(), hash, opts.all === true, opts.json === true)));
+
+const snapshot = program.command('snapshot').description('state snapshots (DESIGN.md §5): speed-ups, never sources of truth');
+snapshot
+  .command('create')
+  .description('replay and write a snapshot of the current log to snapshots/<size>.ndjson')
+  .option('--json', 'machine output')
+  .action(run((opts: { json?: boolean }) => snapshotCreateCommand(dataDir(), cliLogger(), flags(), opts.json === true)));
+snapshot
+  .command('list')
+  .description('every snapshot with its size, roots and whether it is readable')
+  .option('--json', 'NDJSON, one snapshot per line')
+  .action(run((opts: { json?: boolean }) => snapshotListCommand(dataDir(), opts.json === true)));
+snapshot
+  .command('verify')
+  .description('verify snapshots (all, or the files named) against a full replay from genesis: head, log root, state root, module states')
+  .argument('[files...]', 'snapshot files (default: all)')
+  .option('--json', 'NDJSON, one verdict per line')
+  .action(run((files: string[], opts: { json?: boolean }) => snapshotVerifyCommand(dataDir(), cliLogger(), files, opts.json === true)));
 
 program
   .command('verify')
-  .description('verify the whole log: canonical form, schema, seq, prev chain, ts order, tree file; prints the log root')
+  .description('verify everything from genesis: canonical form, schema, seq, prev chain, ts order, tree file, and by replaying every event, every checkpoint\'s log and state roots and the module invariants')
   .option('--json', 'machine output')
-  .option('--threads <n>', 'worker threads (default: one per core, up to 4, for logs over 16 MiB; 1 = this thread only)', intArg('--threads'))
-  .action(
-    run(async (opts: { json?: boolean; threads?: number }) => {
-      const bar = progressBar('verify', opts.json !== true);
-      const started = process.hrtime.bigint();
-      let report: VerifyReport;
-      try {
-        report = await verifyLog(dataDir(), { onProgress: bar.update, ...(opts.threads === undefined ? {} : { threads: Math.max(1, opts.threads) }) });
-      } finally {
-        bar.stop();
-      }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (opts.json === true) printJson(report);
-      else if (report.ok) {
-        process.stdout.write(
-          `ok: ${report.size} events verified in ${seconds.toFixed(2)} s (${Math.round(report.size / Math.max(seconds, 1e-9))} events/s, ${report.threads} thread${report.threads === 1 ? '' : 's'})\nlogRoot   ${report.logRoot}\nheadHash  ${report.headHash}\n`,
-        );
-        if (report.tornTail !== undefined) process.stdout.write(`warning: torn last line of ${report.tornTail.bytes} bytes at byte ${report.tornTail.offset} (never acknowledged; the writer quarantines it on open)\n`);
-        if (report.treeFile !== 'ok') process.stdout.write(`note: the derived tree file is ${report.treeFile}; the writer rebuilds it on open\n`);
-      } else {
-        const f = report.fault!;
-        process.stdout.write(`FAILED after ${report.size} good events\n`);
-        process.stderr.write(
-          humanError(
-            steleError(f.code as ErrorCode, f.message, {
-              where: { file: 'events.ndjson', ...(f.line === undefined ? {} : { line: f.line }), ...(f.seq === undefined ? {} : { seq: f.seq }), ...(f.offset === undefined ? {} : { offset: f.offset }) },
-              ...(f.expected === undefined ? {} : { expected: f.expected }),
-              ...(f.found === undefined ? {} : { found: f.found }),
-              ...(f.fix === undefined ? {} : { fix: f.fix }),
-            }),
-          ),
-        );
-      }
-      return report.ok ? exitCodes.ok : exitCodes.verifyFailed;
-    }),
-  );
+  .option('--log-only', 'only the log (issue #2 checks, no state): faster, and parallel with --threads')
+  .option('--threads <n>', 'with --log-only: worker threads (default: one per core, up to 4, for logs over 16 MiB; 1 = this thread only)', intArg('--threads'))
+  .action(run((opts: { json?: boolean; logOnly?: boolean; threads?: number }) => verifyCommand(dataDir(), cliLogger(), opts)));
 
 program
   .command('log')
@@ -207,24 +282,13 @@ program
 
 program
   .command('start')
-  .description('open ./data (creating it) as the writer: recover a torn tail, repair derived files, print the status')
+  .description('open the data directory (creating it) as the writer: replay, recover a torn tail, repair derived files, write a checkpoint, print the status')
   .option('--json', 'machine output')
-  .action(
-    run(async (opts: { json?: boolean }) => {
-      const logger = createLogger({ level: process.env.STELE_LOG_LEVEL ?? 'info' });
-      const { paths, created } = initDataDir(dataDir());
-      if (created) logger.info({ dir: paths.dir }, 'initialised data directory');
-      const bar = progressBar('replay', opts.json !== true);
-      const opened = await openWriter(paths.dir, { logger, onProgress: bar.update }).finally(() => bar.stop());
-      const status = opened.writer.status();
-      await opened.close();
-      if (opts.json === true) printJson({ dir: paths.dir, ...status, recovered: opened.recovered.length });
-      else {
-        process.stdout.write(`stele data directory ${paths.dir}\nsize      ${status.size}\nlogRoot   ${status.logRoot}\nheadHash  ${status.headHash}\n`);
-        process.stdout.write(`\nAppend:  npx stele append kv.put '{"key":"greeting","value":"hello"}'\nVerify:  npx stele verify\n`);
-      }
-    }),
-  );
+  .action(run((opts: { json?: boolean }) => startCommand(dataDir(), cliLogger('info'), flags(), opts.json === true)));
+
+function commandList(): string {
+  return new StateMachine().commandNames().join(', ');
+}
 
 function usage(message: string) {
   return steleError('STELE_E_USAGE', message, { fix: 'see stele --help' });

@@ -41,6 +41,8 @@ export function reportError(err: unknown, json: boolean): number {
 
 export function humanError(err: SteleError): string {
   const lines = [`stele: ${err.message} [${err.code}]`];
+  const reason = err.detail?.reason;
+  if (typeof reason === 'string') lines.push(`  reason:   ${reason}${err.detail?.recorded === true ? ' (recorded in the log as audit.command_rejected)' : ''}`);
   const where = formatWhere(err.where);
   if (where !== '') lines.push(`  where:    ${where}`);
   if (err.expected !== undefined) lines.push(`  expected: ${err.expected}`);

@@ -1,35 +1,14 @@
 /**
- * The event types registered by stele itself in issue #2: `kv.put@1`, `kv.delete@1`, and
- * the reserved system types `stele.recovered@1` and `stele.checkpoint@1`.
+ * The reserved system event types, written by stele itself: `stele.recovered@1` and
+ * `stele.checkpoint@1`; and the registry of every built-in type (system + built-in modules).
  */
 import { z } from 'zod';
-import { limits } from '../limits.js';
 import type { EventTypeDef } from './registry.js';
 import { EventRegistry } from './registry.js';
-import { anyJson, hash64Pattern } from './envelope.js';
-import { utf8ByteLength } from '../canonical/utf8.js';
-
-/** A kv key: a non-empty UTF-8 string of at most `limits.kvKeyBytesMax` bytes. */
-export const kvKeySchema = z
-  .string()
-  .min(1, 'key must not be empty')
-  .refine((k) => utf8ByteLength(k) <= limits.kvKeyBytesMax, `key must be at most ${limits.kvKeyBytesMax} UTF-8 bytes`);
+import { hash64Pattern } from './envelope.js';
+import { builtinModules } from '../modules/builtin.js';
 
 const hex64 = z.string().regex(hash64Pattern, 'must be 64 lowercase hex characters');
-
-export const kvPutV1: EventTypeDef = {
-  type: 'kv.put',
-  v: 1,
-  description: 'A value was stored under a key (any JSON value).',
-  schema: z.object({ key: kvKeySchema, value: anyJson }).strict(),
-};
-
-export const kvDeleteV1: EventTypeDef = {
-  type: 'kv.delete',
-  v: 1,
-  description: 'A key was deleted.',
-  schema: z.object({ key: kvKeySchema }).strict(),
-};
 
 export const steleRecoveredV1: EventTypeDef = {
   type: 'stele.recovered',
@@ -66,9 +45,12 @@ export const steleCheckpointV1: EventTypeDef = {
     .strict(),
 };
 
-export const builtinEventTypes: readonly EventTypeDef[] = [kvPutV1, kvDeleteV1, steleRecoveredV1, steleCheckpointV1];
+export const systemEventTypes: readonly EventTypeDef[] = [steleRecoveredV1, steleCheckpointV1];
 
-/** A registry holding the built-in types; applications register theirs on top. */
+/** Every built-in event type: the system types and those of the built-in modules. */
+export const builtinEventTypes: readonly EventTypeDef[] = [...systemEventTypes, ...builtinModules.flatMap((m) => m.events)];
+
+/** A registry holding the built-in types; applications register theirs (or their modules' events) on top. */
 export function createRegistry(extra: readonly EventTypeDef[] = []): EventRegistry {
   const registry = new EventRegistry();
   for (const def of builtinEventTypes) registry.register(def);

@@ -24,6 +24,12 @@ export interface EventTypeDef {
   description: string;
   /** Written only by stele itself; a direct append is refused with STELE_E_RESERVED_TYPE. */
   reserved?: boolean;
+  /**
+   * May be appended directly (`stele append`, the writer's `append`), without a command:
+   * only for types where every valid payload is a legal state transition (kv.put). Other
+   * types are written only by their module's commands, whose guards keep the invariants.
+   */
+  direct?: boolean;
   /** Converts the payload of version `v - 1` into this version's shape. */
   upcastFrom?: (previous: JsonObjectValue) => JsonObjectValue;
 }
@@ -90,6 +96,11 @@ export class EventRegistry {
     if (def.reserved === true) {
       throw steleError('STELE_E_RESERVED_TYPE', `${type} is a reserved system event type; stele writes it itself`, {
         fix: 'append an application event type instead',
+      });
+    }
+    if (def.direct !== true) {
+      throw steleError('STELE_E_NOT_DIRECT', `${type} events are written only by commands, whose guards keep the module's invariants`, {
+        fix: `run the module's command instead: stele cmd ${type.split('.')[0]}.<command> JSON (stele cmd --help lists them)`,
       });
     }
     return def;

@@ -28,3 +28,8 @@ export function sha256Utf8(text: string): Buffer {
 export function sha256Hex(data: Uint8Array): string {
   return hash('sha256', data, 'hex');
 }
+
+/** SHA-256 of a string's UTF-8 bytes, as lowercase hex. */
+export function sha256HexUtf8(text: string): string {
+  return hash('sha256', text, 'hex');
+}

@@ -35,6 +35,7 @@ export interface ChainHead {
 }
 
 const noHashes: Uint8Array[] = [];
+const checkpointType = 'stele.checkpoint';
 const noBytes = new Uint8Array(0);
 
 export const emptyHead: ChainHead = { size: 0, headHash: zeroHash64, lastTs: '' };
@@ -47,6 +48,11 @@ export interface CheckedLine {
   hashBytes: Uint8Array;
   /** Stored hashes this line added to the log tree (for the derived tree file). */
   treeHashes: Uint8Array[];
+  /**
+   * For a `stele.checkpoint` line (when the verifier keeps the tree): the log root over the
+   * events before it, which the checkpoint must state (DESIGN.md §4).
+   */
+  logRootBefore?: Uint8Array;
 }
 
 export class ChainVerifier {
@@ -172,9 +178,11 @@ export class ChainVerifier {
     // form is what the chain compares; the bytes (the tree's leaf input) come from it natively.
     const hash = sha256Hex(bytes);
     const hashBytes = this.#tree ? Buffer.from(hash, 'hex') : noBytes;
+    // Checkpoints are rare (one per checkpointEvery events), so an O(log n) root here is cheap.
+    const logRootBefore = this.#tree && event.type === checkpointType ? this.frontier.root() : undefined;
     const treeHashes = this.#tree ? this.frontier.append(hashBytes) : noHashes;
     this.head = { size: seq + 1, headHash: hash, lastTs: event.ts };
-    return { event, hash, hashBytes, treeHashes };
+    return logRootBefore === undefined ? { event, hash, hashBytes, treeHashes } : { event, hash, hashBytes, treeHashes, logRootBefore };
   }
 
   overlong(offset: number, bytes: number): SteleError {

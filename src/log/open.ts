@@ -23,7 +23,8 @@ import type { WriterLock } from '../store/lock.js';
 import { TreeFile } from '../store/tree-file.js';
 import type { TornTail } from './scan.js';
 import { scanLogFile } from './scan.js';
-import type { Ack } from './writer.js';
+import type { Ack, WriterHooks } from './writer.js';
+import type { ChainVerifier, CheckedLine } from './chain.js';
 import { LogWriter } from './writer.js';
 import { TreeSync } from './tree-sync.js';
 
@@ -32,6 +33,12 @@ export interface OpenWriterOptions {
   clock?: () => number;
   logger?: Logger;
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
+  /** The scan's verifier, when the caller needs its tree frontier (replay). */
+  verifier?: ChainVerifier;
+  /** Called for every verified line of the startup scan; a SteleError thrown stops the open with STELE_E_PANIC. */
+  onLine?: (checked: CheckedLine) => void;
+  /** A state machine's hooks, installed before the writer appends anything (stele.recovered). */
+  hooks?: WriterHooks;
 }
 
 export interface OpenedLog {
@@ -74,7 +81,9 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
     // Quarantine files already recorded by a stele.recovered event.
     const recorded = new Set<string>();
     const scan = await scanLogFile(paths.log, registry, {
+      ...(options.verifier === undefined ? {} : { verifier: options.verifier }),
       onLine: (checked) => {
+        options.onLine?.(checked);
         sync.consume(checked.treeHashes);
         if (checked.event.type === 'stele.recovered') {
           const file = checked.event.data.file;
@@ -83,7 +92,9 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
       },
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
-    if (scan.fault !== undefined) throw panic(scan.fault);
+    // A snapshot that disagrees with the log is the snapshot's fault, not the log's: it is
+    // reported as itself (fix: set the snapshot aside), not as panic.
+    if (scan.fault !== undefined) throw scan.fault.code === 'STELE_E_SNAPSHOT_INVALID' ? scan.fault : panic(scan.fault);
     if (scan.tornTail !== undefined) {
       quarantineTail(paths, scan.tornTail);
       options.logger?.warn({ offset: scan.tornTail.offset, bytes: scan.tornTail.bytes }, 'torn last line moved to quarantine');
@@ -98,6 +109,7 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
       frontier: scan.verifier.frontier,
       tree,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
     });
     writerRef = writer;
     const recovered: Ack[] = [];

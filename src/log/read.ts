@@ -96,7 +96,7 @@ async function verifySequential(paths: DataPaths, options: ReadOptions): Promise
   }
 }
 
-function buildReport(scan: ScanResult, checker: TreeChecker, threads: number): VerifyReport {
+export function buildReport(scan: ScanResult, checker: TreeChecker, threads: number): VerifyReport {
   const head = scan.verifier.head;
   if (scan.fault === undefined) checker.finish(head.size);
   const fault = scan.fault ?? checker.fault;
@@ -115,7 +115,7 @@ function buildReport(scan: ScanResult, checker: TreeChecker, threads: number): V
 }
 
 /** Compares the stored hashes a verification computes with the derived tree file. */
-class TreeChecker {
+export class TreeChecker {
   state: VerifyReport['treeFile'];
   fault: SteleError | undefined;
   #index = 0;
@@ -378,7 +378,7 @@ async function withTree<T>(paths: DataPaths, size: number | undefined, options: 
   return out;
 }
 
-function openTreeReadOnly(paths: DataPaths): TreeFile | undefined {
+export function openTreeReadOnly(paths: DataPaths): TreeFile | undefined {
   if (!fs.existsSync(paths.treeFile)) return undefined;
   try {
     return TreeFile.open(paths.treeFile, { readOnly: true });

@@ -21,6 +21,8 @@ export interface ScanOptions {
   onLine?: (checked: CheckedLine, offset: number, lineBytes: number) => void;
   /** Name used in fault locations (default: the file's base name). */
   fileLabel?: string;
+  /** The verifier to use (a replay shares its tree frontier); a fresh one by default. */
+  verifier?: ChainVerifier;
 }
 
 export interface TornTail {
@@ -49,7 +51,7 @@ export interface ScanResult {
  * refresh, and a lock not refreshed for `lockStaleMs` may be taken over by another writer.
  */
 export async function scanLogFile(file: string, registry: EventRegistry, options: ScanOptions = {}): Promise<ScanResult> {
-  const verifier = new ChainVerifier(registry, { file: options.fileLabel ?? 'events.ndjson' });
+  const verifier = options.verifier ?? new ChainVerifier(registry, { file: options.fileLabel ?? 'events.ndjson' });
   const sparseOffsets: number[] = [];
   let fault: SteleError | undefined;
   let endOffset = 0;

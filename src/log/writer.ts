@@ -17,6 +17,7 @@
  * - The writer never reads the clock except through the injected `clock`.
  */
 import { canonicalize } from '../canonical/json.js';
+import type { JsonObject } from '../canonical/json.js';
 import { isSteleError, steleError } from '../errors.js';
 import { formatEventLine } from '../events/envelope.js';
 import type { EventRegistry, EventTypeDef } from '../events/registry.js';
@@ -65,6 +66,12 @@ export interface AppendOptions {
   expectedSize?: number;
 }
 
+/**
+ * Who appends an event: a caller directly (only `direct` types), a module's decider (any
+ * registered type but `stele.*`), or stele itself (system types).
+ */
+export type EventSource = 'direct' | 'command' | 'system';
+
 interface PreparedEvent {
   type: string;
   v: number;
@@ -72,14 +79,58 @@ interface PreparedEvent {
   metaJson: string | undefined;
 }
 
+/**
+ * What a command request decides at stamping time: the events to append (maybe none), and
+ * an error to reject the caller with once those events are durable (a guard's rejection,
+ * whose decision record is among the events), or the result to resolve with.
+ */
+export interface StampDecision {
+  inputs: AppendInput[];
+  error?: Error;
+}
+
 interface Request {
+  /** Events prepared on the caller's turn (plain appends). */
   events: PreparedEvent[];
+  /**
+   * A command: decided when its batch is stamped, against the state including every event
+   * stamped before it (so two commands in one batch see each other), with the seq its
+   * first event gets.
+   */
+  decide?: (seq: number) => StampDecision;
+  /** The decision's error, set at stamping; the request is rejected with it after the write. */
+  error?: Error;
   expectedSize: number | undefined;
   resolve: (acks: Ack[]) => void;
   reject: (err: unknown) => void;
 }
 
+/** An event as stamped by the writer, with its payload parsed back from its canonical text. */
+export interface StampedEvent {
+  seq: number;
+  ts: string;
+  type: string;
+  v: number;
+  data: JsonObject;
+  meta?: JsonObject;
+  hash: string;
+}
+
+/**
+ * Hooks of a state machine riding on the writer (src/runtime/engine.ts). The writer stays
+ * free of state: it only tells the hooks what it stamps, in order, before writing.
+ */
+export interface WriterHooks {
+  /** Each event as it is stamped, in log order, before its batch is written. May throw (a bug): the request is refused and the writer stopped. */
+  stamped(event: StampedEvent): void;
+  /** After each request is stamped: a system event to append right after it (a due checkpoint), if any. `logRoot` is the root over the events stamped so far. */
+  afterRequest?(size: number, logRoot: () => string): AppendInput | undefined;
+  /** A batch whose events were given to `stamped` was not written (its callers are refused). */
+  batchFailed?(err: unknown): void;
+}
+
 export interface WriterDeps {
+  hooks?: WriterHooks;
   store: LogStore;
   registry: EventRegistry;
   head: ChainHead;
@@ -97,6 +148,7 @@ export class LogWriter {
   readonly #store: LogStore;
   readonly #tree: TreeStore;
   readonly #clock: () => number;
+  #hooks: WriterHooks | undefined;
   #head: ChainHead;
   #frontier: LogTreeFrontier;
   #logRoot: string;
@@ -116,6 +168,7 @@ export class LogWriter {
     this.#frontier = deps.frontier;
     this.#tree = deps.tree;
     this.#clock = deps.clock ?? Date.now;
+    this.#hooks = deps.hooks;
     this.#logRoot = Buffer.from(this.#frontier.root()).toString('hex');
     this.#lastTsMs = deps.head.lastTs === '' ? 0 : Date.parse(deps.head.lastTs);
   }
@@ -133,7 +186,7 @@ export class LogWriter {
    * Validates and canonicalises one input without writing anything. Throws a typed error:
    * unknown or reserved type, schema violation, non-canonicalisable JSON, line over the limit.
    */
-  prepare(input: AppendInput, allowReserved = false): PreparedEvent {
+  prepare(input: AppendInput, source: EventSource = 'direct'): PreparedEvent {
     if (typeof input !== 'object' || input === null) {
       throw steleError('STELE_E_SCHEMA', 'an append is an object {type, v?, data, meta?}', { fix: 'send {"type":"kv.put","data":{…}}' });
     }
@@ -141,7 +194,7 @@ export class LogWriter {
     if (typeof type !== 'string') throw steleError('STELE_E_SCHEMA', 'type must be a string', { where: { path: 'type' }, fix: 'send {"type":"kv.put","data":{…}}' });
     const v = input.v ?? this.registry.latestVersion(type) ?? 1;
     if (!Number.isSafeInteger(v) || v < 1) throw steleError('STELE_E_SCHEMA', 'v must be an integer ≥ 1', { where: { path: 'v' } });
-    const def: EventTypeDef = allowReserved ? this.#knownDef(type, v) : this.registry.assertAppendable(type, v);
+    const def: EventTypeDef = source === 'system' ? this.#knownDef(type, v) : source === 'command' ? this.#commandDef(type, v) : this.registry.assertAppendable(type, v);
     const data = this.registry.validate(def.type, def.v, input.data);
     const dataJson = canonicalize(data);
     let metaJson: string | undefined;
@@ -163,6 +216,13 @@ export class LogWriter {
     return { type, v, dataJson, metaJson };
   }
 
+  /** Events a decider emits: any registered type but the reserved system ones. */
+  #commandDef(type: string, v: number): EventTypeDef {
+    const def = this.#knownDef(type, v);
+    if (def.reserved === true) throw steleError('STELE_E_RESERVED_TYPE', `${type} is a reserved system event type; a module cannot emit it`);
+    return def;
+  }
+
   #knownDef(type: string, v: number): EventTypeDef {
     const def = this.registry.get(type, v);
     if (def === undefined) throw steleError('STELE_E_UNKNOWN_TYPE', `unknown event type ${type}@${v}`);
@@ -181,15 +241,34 @@ export class LogWriter {
    * nothing is written. The events are written contiguously, in order, in one batch.
    */
   appendBatch(inputs: readonly AppendInput[], options: AppendOptions = {}): Promise<Ack[]> {
-    return this.#enqueue(inputs, options, false);
+    return this.#enqueue(inputs, options, 'direct');
+  }
+
+  /** Installs the state machine's hooks; only while nothing is queued (at open). */
+  setHooks(hooks: WriterHooks): void {
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Appends the events of a command decided at stamping time (see `Request.decide`).
+   * Resolves with the acks of its events (none for a no-op) once they are durable; rejects
+   * with the decision's error after its events (a rejection record) are durable.
+   */
+  command(decide: (seq: number) => StampDecision, options: AppendOptions = {}): Promise<Ack[]> {
+    if (this.#closed) return Promise.reject(steleError('STELE_E_CLOSED', 'the writer is closed', { fix: 'open the data directory again' }));
+    if (this.#stopped !== undefined) return Promise.reject(this.#stopped);
+    return new Promise<Ack[]>((resolve, reject) => {
+      this.#queue.push({ events: [], decide, expectedSize: options.expectedSize, resolve, reject });
+      this.#schedule();
+    });
   }
 
   /** Appends a reserved system event (stele.recovered, stele.checkpoint); stele-internal. */
   appendSystem(input: AppendInput): Promise<Ack> {
-    return this.#enqueue([input], {}, true).then((acks) => acks[0]!);
+    return this.#enqueue([input], {}, 'system').then((acks) => acks[0]!);
   }
 
-  #enqueue(inputs: readonly AppendInput[], options: AppendOptions, allowReserved: boolean): Promise<Ack[]> {
+  #enqueue(inputs: readonly AppendInput[], options: AppendOptions, source: EventSource): Promise<Ack[]> {
     if (this.#closed) return Promise.reject(steleError('STELE_E_CLOSED', 'the writer is closed', { fix: 'open the data directory again' }));
     if (this.#stopped !== undefined) return Promise.reject(this.#stopped);
     if (inputs.length === 0) return Promise.resolve([]);
@@ -203,7 +282,7 @@ export class LogWriter {
     const events: PreparedEvent[] = new Array<PreparedEvent>(inputs.length);
     for (let i = 0; i < inputs.length; i++) {
       try {
-        events[i] = this.prepare(inputs[i]!, allowReserved);
+        events[i] = this.prepare(inputs[i]!, source);
       } catch (err) {
         return Promise.reject(toError(isSteleError(err) && inputs.length > 1 ? err.at({ inputLine: i + 1 }) : err));
       }
@@ -234,9 +313,10 @@ export class LogWriter {
     let bytesEstimate = 0;
     for (const next of this.#queue) {
       const nextBytes = estimateBytes(next);
-      if (count > 0 && (events + next.events.length > limits.batchEventsMax || bytesEstimate + nextBytes > limits.batchBytesMax)) break;
+      const nextEvents = next.decide === undefined ? next.events.length : commandEventsEstimate;
+      if (count > 0 && (events + nextEvents > limits.batchEventsMax || bytesEstimate + nextBytes > limits.batchBytesMax)) break;
       count++;
-      events += next.events.length;
+      events += nextEvents;
       bytesEstimate += nextBytes;
     }
     const taken = this.#queue.splice(0, count);
@@ -248,31 +328,70 @@ export class LogWriter {
     // One clock read per batch; never before the previous event's ts.
     const nowMs = Math.max(this.#clock(), this.#lastTsMs);
     const ts = nowMs === this.#lastTsMs && head.lastTs !== '' ? head.lastTs : new Date(nowMs).toISOString();
-    for (const request of taken) {
-      if (request.expectedSize !== undefined && request.expectedSize !== head.size) {
-        request.reject(
-          steleError('STELE_E_CONFLICT', `expected the log to have ${request.expectedSize} events, it has ${head.size}`, {
-            expected: String(request.expectedSize),
-            found: String(head.size),
-            fix: 'read the current size and retry',
-          }),
-        );
-        continue;
+    const hooks = this.#hooks;
+    const stamp = (e: PreparedEvent): Ack => {
+      const seq = head.size;
+      const line = formatEventLine(seq, ts, e.type, e.v, e.dataJson, e.metaJson, head.headHash);
+      const hashBytes = sha256Utf8(line);
+      const hash = Buffer.from(hashBytes.buffer, hashBytes.byteOffset, 32).toString('hex');
+      parts.push(line);
+      for (const h of this.#frontier.append(hashBytes)) storedHashes.push(h);
+      head = { size: seq + 1, headHash: hash, lastTs: ts };
+      if (hooks !== undefined) {
+        // The payload the state machine sees is parsed back from the canonical text, so it
+        // is exactly what a replay of this line will see (numbers, key order, no aliasing).
+        const stamped: StampedEvent = { seq, ts, type: e.type, v: e.v, data: JSON.parse(e.dataJson) as JsonObject, hash };
+        if (e.metaJson !== undefined) stamped.meta = JSON.parse(e.metaJson) as JsonObject;
+        hooks.stamped(stamped);
       }
-      const acks: Ack[] = [];
-      for (const e of request.events) {
-        const seq = head.size;
-        const line = formatEventLine(seq, ts, e.type, e.v, e.dataJson, e.metaJson, head.headHash);
-        const hashBytes = sha256Utf8(line);
-        const hash = Buffer.from(hashBytes.buffer, hashBytes.byteOffset, 32).toString('hex');
-        parts.push(line);
-        for (const h of this.#frontier.append(hashBytes)) storedHashes.push(h);
-        head = { size: seq + 1, headHash: hash, lastTs: ts };
-        acks.push({ seq, hash, size: 0, logRoot: '' });
+      return { seq, hash, size: 0, logRoot: '' };
+    };
+    let stampedAny = false;
+    try {
+      for (const request of taken) {
+        if (request.expectedSize !== undefined && request.expectedSize !== head.size) {
+          request.reject(
+            steleError('STELE_E_CONFLICT', `expected the log to have ${request.expectedSize} events, it has ${head.size}`, {
+              expected: String(request.expectedSize),
+              found: String(head.size),
+              fix: 'read the current size and retry',
+            }),
+          );
+          continue;
+        }
+        let events = request.events;
+        if (request.decide !== undefined) {
+          try {
+            const decision = request.decide(head.size);
+            events = decision.inputs.map((input) => this.prepare(input, 'command'));
+            if (decision.error !== undefined) request.error = decision.error;
+          } catch (err) {
+            request.reject(err);
+            continue;
+          }
+        }
+        const acks: Ack[] = [];
+        for (const e of events) {
+          stampedAny = true;
+          acks.push(stamp(e));
+        }
+        accepted.push({ request, acks });
+        const due = hooks?.afterRequest?.(head.size, () => Buffer.from(this.#frontier.root()).toString('hex'));
+        if (due !== undefined) stamp(this.prepare(due, 'system'));
       }
-      accepted.push({ request, acks });
+    } catch (err) {
+      // A hook threw (a bug in a module or the engine): the machine may hold part of this
+      // batch, so nothing of it is written and the writer stops.
+      this.#frontier = LogTreeFrontier.fromReader(sha256, before.size, this.#tree);
+      const error = toError(err);
+      for (const request of taken) request.reject(error);
+      if (stampedAny) hooks?.batchFailed?.(err);
+      this.stop(error);
+      this.#finishFlush();
+      return;
     }
-    if (accepted.length === 0) {
+    if (parts.length === 0) {
+      for (const a of accepted) this.#settle(a.request, a.acks);
       this.#finishFlush();
       return;
     }
@@ -285,6 +404,7 @@ export class LogWriter {
       // from it (O(log n) reads) instead of copying the frontier before every batch.
       this.#frontier = LogTreeFrontier.fromReader(sha256, before.size, this.#tree);
       for (const a of accepted) a.request.reject(err);
+      if (hooks !== undefined) hooks.batchFailed?.(err);
       this.#finishFlush();
       return;
     }
@@ -297,9 +417,14 @@ export class LogWriter {
         ack.size = head.size;
         ack.logRoot = this.#logRoot;
       }
-      a.request.resolve(a.acks);
+      this.#settle(a.request, a.acks);
     }
     this.#finishFlush();
+  }
+
+  #settle(request: Request, acks: Ack[]): void {
+    if (request.error !== undefined) request.reject(request.error);
+    else request.resolve(acks);
   }
 
   #finishFlush(): void {
@@ -367,9 +492,18 @@ function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/**
+ * A command's events are known only when it is decided at stamping, so batches are cut on
+ * an estimate: commands emit one event (rarely two: a rejection record), of a few hundred
+ * bytes. A batch may therefore exceed batchBytesMax by the difference, never by more than
+ * its commands × lineBytesMax.
+ */
+const commandEventsEstimate = 1;
+const commandBytesEstimate = 1024;
+
 /** Upper bound of a request's line bytes, for cutting batches before stamping. */
 function estimateBytes(request: Request): number {
-  let n = 0;
+  let n = request.decide === undefined ? 0 : commandBytesEstimate;
   // The envelope around data/meta is < 200 bytes (prev 64, ts 24, seq ≤ 16, keys, type).
   for (const e of request.events) n += e.dataJson.length * 3 + (e.metaJson === undefined ? 0 : e.metaJson.length * 3) + 200 + e.type.length;
   return n;

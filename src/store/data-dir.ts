@@ -6,6 +6,7 @@
  *   <data>/index/tree.hashes   derived: RFC 6962 stored hashes, rebuilt when missing or wrong
  *   <data>/quarantine/         torn tails moved aside on writer open
  *   <data>/writer.lock/        the single-writer lock (proper-lockfile), owner.json inside
+ *   <data>/vault/ab/<sha256>   content-addressed bundles (src/store/vault-store.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,8 @@ export interface DataPaths {
   indexDir: string;
   treeFile: string;
   quarantineDir: string;
+  /** Content-addressed bundles, `vault/<first two hex chars>/<sha256>`; created on the first put. */
+  vaultDir: string;
 }
 
 export function dataPaths(dir: string): DataPaths {
@@ -31,6 +34,7 @@ export function dataPaths(dir: string): DataPaths {
     indexDir: path.join(abs, 'index'),
     treeFile: path.join(abs, 'index', 'tree.hashes'),
     quarantineDir: path.join(abs, 'quarantine'),
+    vaultDir: path.join(abs, 'vault'),
   };
 }
 

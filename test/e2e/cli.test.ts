@@ -41,7 +41,8 @@ describe('stele CLI', () => {
     const input = ['{"type":"kv.put","data":{"key":"a","value":1}}', '', '{"type":"kv.put","v":1,"data":{"key":"b","value":[1,2]},"meta":{"req":"x"}}', '{"type":"kv.delete","data":{"key":"a"}}'].join('\n') + '\n';
     const r = cli(['--data', data, 'append', '--stdin'], { input });
     expect(r.status, r.stderr).toBe(0);
-    expect((jsonLines(r.stdout) as { seq: number }[]).map((a) => a.seq)).toEqual([1, 2, 3]);
+    // seq 1 is the checkpoint the previous invocation wrote on its clean shutdown.
+    expect((jsonLines(r.stdout) as { seq: number }[]).map((a) => a.seq)).toEqual([2, 3, 4]);
   });
 
   it('rejects a stdin batch with an invalid line, naming the line, and writes nothing', () => {
@@ -56,7 +57,11 @@ describe('stele CLI', () => {
     expect(dup.stderr).toContain('STELE_E_JSON_DUPLICATE_KEY');
     expect(dup.stderr).toContain('input line 2');
     const after = cli(['--data', data, 'status', '--json']);
-    expect(JSON.parse(after.stdout)).toEqual(JSON.parse(before.stdout));
+    const pick = (text: string) => {
+      const s = JSON.parse(text) as { size: number; logRoot: string; stateRoot: string; headHash: string };
+      return [s.size, s.logRoot, s.stateRoot, s.headHash];
+    };
+    expect(pick(after.stdout)).toEqual(pick(before.stdout));
   });
 
   it('rejects bad arguments with exit 2 and a typed error', () => {
@@ -72,16 +77,17 @@ describe('stele CLI', () => {
 
   it('status, verify and log agree', () => {
     const status = JSON.parse(cli(['--data', data, 'status', '--json']).stdout);
-    expect(status).toMatchObject({ size: 4 });
+    expect(status).toMatchObject({ size: 6 });
     const verify = cli(['--data', data, 'verify', '--json']);
     expect(verify.status).toBe(0);
     const report = JSON.parse(verify.stdout);
-    expect(report).toMatchObject({ ok: true, size: 4, logRoot: status.logRoot, headHash: status.headHash, treeFile: 'ok' });
+    expect(report).toMatchObject({ ok: true, size: 6, stateRoot: status.stateRoot, logRoot: status.logRoot, headHash: status.headHash, treeFile: 'ok' });
     const events = jsonLines(cli(['--data', data, 'log', '--json']).stdout) as { seq: number; hash: string; type: string }[];
-    expect(events.map((e) => e.seq)).toEqual([0, 1, 2, 3]);
-    expect(events[3]!.hash).toBe(status.headHash);
+    expect(events.map((e) => e.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(events.map((e) => e.type)).toEqual(['kv.put', 'stele.checkpoint', 'kv.put', 'kv.put', 'kv.delete', 'stele.checkpoint']);
+    expect(events[5]!.hash).toBe(status.headHash);
     const deletes = jsonLines(cli(['--data', data, 'log', '--json', '--type', 'kv.delete']).stdout) as { seq: number }[];
-    expect(deletes.map((e) => e.seq)).toEqual([3]);
+    expect(deletes.map((e) => e.seq)).toEqual([4]);
     const page = jsonLines(cli(['--data', data, 'log', '--json', '--from', '1', '--limit', '2']).stdout) as { seq: number }[];
     expect(page.map((e) => e.seq)).toEqual([1, 2]);
   });
@@ -181,12 +187,12 @@ describe('stele CLI', () => {
     const torn = '{"data":{"key":"b","val';
     fs.appendFileSync(file, torn);
     const verify = JSON.parse(cli(['--data', dir, 'verify', '--json']).stdout);
-    expect(verify).toMatchObject({ ok: true, size: 1, tornTail: { bytes: torn.length } });
+    expect(verify).toMatchObject({ ok: true, size: 2, tornTail: { bytes: torn.length } });
     const r = cli(['--data', dir, 'append', 'kv.put', '{"key":"c","value":3}']);
     expect(r.status, r.stderr).toBe(0);
     const events = jsonLines(cli(['--data', dir, 'log', '--json']).stdout) as { type: string; data: { bytes: number; file: string; sha256: string } }[];
-    expect(events.map((e) => e.type)).toEqual(['kv.put', 'stele.recovered', 'kv.put']);
-    const rec = events[1]!.data;
+    expect(events.map((e) => e.type)).toEqual(['kv.put', 'stele.checkpoint', 'stele.recovered', 'kv.put', 'stele.checkpoint']);
+    const rec = events[2]!.data;
     expect(rec.bytes).toBe(torn.length);
     expect(fs.readFileSync(path.join(dir, rec.file), 'utf8')).toBe(torn);
     expect(cli(['--data', dir, 'verify']).status).toBe(0);

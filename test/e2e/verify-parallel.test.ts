@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 
 function verify(dir: string, threads: number) {
-  const r = cli(['--data', dir, 'verify', '--json', '--threads', String(threads)]);
+  const r = cli(['--data', dir, 'verify', '--log-only', '--json', '--threads', String(threads)]);
   return { status: r.status, report: JSON.parse(r.stdout) as { ok: boolean; threads: number } & Record<string, unknown> };
 }
 
