@@ -28,7 +28,7 @@ const scenarios = {
   replay: () => import('./replay.js'),
   canonical: () => import('./canonical.js'),
   merkle: () => import('./merkle.js'),
-  state: () => import('./state-tree.js'),
+  state: () => import('./state.js'),
 } satisfies Record<string, () => Promise<BenchScenario>>;
 
 type ScenarioName = keyof typeof scenarios;

@@ -25,7 +25,8 @@ import { ChainVerifier } from '../log/chain.js';
 import { openWriter } from '../log/open.js';
 import type { OpenedLog } from '../log/open.js';
 import type { Ack, AppendInput, AppendOptions, StampDecision, WriterHooks } from '../log/writer.js';
-import { writeSnapshot } from '../store/snapshot-store.js';
+import { cleanSnapshotTemp, writeSnapshot } from '../store/snapshot-store.js';
+import { VaultStore } from '../store/vault-store.js';
 import { limits } from '../limits.js';
 import type { MachineOptions } from './machine.js';
 import { StateMachine } from './machine.js';
@@ -111,6 +112,11 @@ export class Engine {
     });
     try {
       sink.finish(verifier.head.size);
+      // Temp files of snapshot or bundle writes a crash interrupted: never read (their names
+      // do not match), removed now that this process holds the lock.
+      const snapshotTemps = cleanSnapshotTemp(log.paths.dir);
+      const vaultTemps = new VaultStore(log.paths.dir, { readOnly: false }).cleanTemp();
+      if (snapshotTemps.length + vaultTemps > 0) options.logger?.warn({ snapshotTemps, vaultTemps }, 'removed temp files left by an interrupted write');
     } catch (err) {
       await log.close();
       throw err;

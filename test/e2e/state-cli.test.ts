@@ -115,8 +115,22 @@ describe('stele cmd, state reads, bundles and snapshots', () => {
     fs.writeFileSync(proofFile, run(['state', 'get', 'kv:greeting', '--proof', '--json']).stdout);
     const proof = JSON.parse(fs.readFileSync(proofFile, 'utf8')) as { stateRoot: string };
     expect(proof.stateRoot).toBe(status.stateRoot);
-    const absent = JSON.parse(run(['state', 'get', 'kv:nope', '--proof', '--json']).stdout) as { value?: unknown };
+    // Offline: the proof checks with nothing but the file; any altered value fails.
+    const ok = cli(['check-proof', proofFile]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('kv:greeting has the value');
+    const altered = JSON.parse(fs.readFileSync(proofFile, 'utf8')) as { value: { n: number } };
+    altered.value.n = 2;
+    fs.writeFileSync(proofFile, JSON.stringify(altered));
+    const bad = cli(['check-proof', proofFile]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('STELE_E_PROOF_INVALID');
+    const absentText = run(['state', 'get', 'kv:nope', '--proof', '--json']).stdout;
+    const absent = JSON.parse(absentText) as { value?: unknown; end?: unknown };
     expect(absent.value).toBeUndefined();
+    expect(absent.end).toBeDefined();
+    fs.writeFileSync(proofFile, absentText);
+    expect(cli(['check-proof', proofFile]).stdout).toContain('kv:nope is absent');
     const dump = jsonLines(run(['state', 'dump']).stdout) as [string, unknown][];
     expect(dump.map(([k]) => k)).toEqual([...dump.map(([k]) => k)].sort());
     expect(dump.find(([k]) => k === 'account:alice')![1]).toMatchObject({ balance: '600' });

@@ -255,3 +255,14 @@ describe('Engine', () => {
     expect((await verifySnapshots(data)).every((v) => v.ok)).toBe(true);
   });
 });
+
+describe('Engine.open cleans up', () => {
+  it('removes temp files of interrupted snapshot and bundle writes', async () => {
+    const data = newDir();
+    fs.mkdirSync(path.join(data, 'snapshots'), { recursive: true });
+    fs.writeFileSync(path.join(data, 'snapshots', '0000000000000007.ndjson.tmp-123'), 'partial');
+    const engine = await Engine.open(data);
+    await engine.close();
+    expect(fs.readdirSync(path.join(data, 'snapshots'))).toEqual([]);
+  });
+});

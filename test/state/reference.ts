@@ -9,7 +9,7 @@
  * Independent code: it imports nothing from src/state, only a SHA-256. It recomputes
  * everything from the full entry list every time (O(n · depth) per root, a fresh array per
  * level), and proves by the same recursion. Entries are given as a list of distinct keys.
- * Used by the tests and, as the baseline, by bench/state-tree.ts.
+ * Used by the tests and, as the baseline, by bench/state.ts.
  */
 import type { Sha256 } from '../../src/hash/sha256.js';
 

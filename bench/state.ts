@@ -23,7 +23,7 @@
  * Targets: root of 1M keys ≤ 1.5 s on this 2-core machine; peak RSS of a 1M-key state with its
  * values ≤ 1 GB (10^9 bytes); tree bytes per key well under 200.
  *
- * Run standalone: `npx tsc -p tsconfig.build.json && node dist/bench/state-tree.js`.
+ * Run standalone: `npx tsc -p tsconfig.build.json && node dist/bench/state.js`.
  */
 import { fork } from 'node:child_process';
 import { hash } from 'node:crypto';
