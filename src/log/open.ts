@@ -22,9 +22,10 @@ import { acquireWriterLock } from '../store/lock.js';
 import type { WriterLock } from '../store/lock.js';
 import { TreeFile } from '../store/tree-file.js';
 import type { TornTail } from './scan.js';
-import { scanLogFile } from './scan.js';
+import { scanForReplay } from './scan-replay.js';
+import { ChainVerifier } from './chain.js';
 import type { Ack, WriterHooks } from './writer.js';
-import type { ChainVerifier, CheckedLine } from './chain.js';
+import type { CheckedLine } from './chain.js';
 import { LogWriter } from './writer.js';
 import { TreeSync } from './tree-sync.js';
 
@@ -39,7 +40,15 @@ export interface OpenWriterOptions {
   onLine?: (checked: CheckedLine) => void;
   /** A state machine's hooks, installed before the writer appends anything (stele.recovered). */
   hooks?: WriterHooks;
+  /** Worker threads for the startup scan (large logs of the built-in registry only; see scan-replay.ts). */
+  threads?: number;
+  builtinRegistry?: boolean;
+  parallelBytesMin?: number;
+  /** With worker threads: the lines `onLine` needs (the others are verified but not parsed here). */
+  wants?: (seq: number, bytes: Buffer) => boolean;
 }
+
+const recoveredMarker = Buffer.from('"type":"stele.recovered","v":');
 
 export interface OpenedLog {
   writer: LogWriter;
@@ -80,11 +89,18 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
     });
     // Quarantine files already recorded by a stele.recovered event.
     const recorded = new Set<string>();
-    const scan = await scanLogFile(paths.log, registry, {
-      ...(options.verifier === undefined ? {} : { verifier: options.verifier }),
+    const verifier = options.verifier ?? new ChainVerifier(registry, { file: 'events.ndjson' });
+    const scan = await scanForReplay(paths.log, registry, {
+      sequential: verifier,
+      frontier: verifier.frontier,
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+      ...(options.builtinRegistry === undefined ? {} : { builtinRegistry: options.builtinRegistry }),
+      ...(options.parallelBytesMin === undefined ? {} : { parallelBytesMin: options.parallelBytesMin }),
+      // stele.recovered lines are always needed (the quarantine files they record).
+      wants: (seq, bytes) => bytes.includes(recoveredMarker) || (options.wants?.(seq, bytes) ?? true),
+      onTreeHashes: (_seq, treeHashes) => sync.consume(treeHashes),
       onLine: (checked) => {
         options.onLine?.(checked);
-        sync.consume(checked.treeHashes);
         if (checked.event.type === 'stele.recovered') {
           const file = checked.event.data.file;
           if (typeof file === 'string') recorded.add(path.basename(file));
@@ -92,8 +108,6 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
       },
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
-    // A snapshot that disagrees with the log is the snapshot's fault, not the log's: it is
-    // reported as itself (fix: set the snapshot aside), not as panic.
     if (scan.fault !== undefined) throw scan.fault.code === 'STELE_E_SNAPSHOT_INVALID' ? scan.fault : panic(scan.fault);
     if (scan.tornTail !== undefined) {
       quarantineTail(paths, scan.tornTail);

@@ -18,7 +18,8 @@ import type { SteleErrorJson } from '../errors.js';
 import type { EventRegistry } from '../events/registry.js';
 import { sha256 } from '../hash/sha256.js';
 import { LogTreeFrontier } from '../merkle/log-tree.js';
-import { ioError } from '../store/file-store.js';
+import { toHex } from '../hash/hex.js';
+import { ioError, offsetIndexEvery, openFile } from '../store/file-store.js';
 import type { ChainHead } from './chain.js';
 import { ChainVerifier, emptyHead } from './chain.js';
 import type { RangeResult, RangeTask } from './range-scan.js';
@@ -50,6 +51,41 @@ export interface ParallelScanOptions {
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
   /** Called for every verified line, in order, with the stored hashes it adds to the tree. */
   onTreeHashes?: (seq: number, treeHashes: Uint8Array[]) => void;
+  /** The tree frontier to extend (a replay shares it); a fresh one by default. */
+  frontier?: LogTreeFrontier;
+  /**
+   * Called for every verified line, in order, with its bytes (without `\n`), after the
+   * workers verified it: the main thread re-reads each verified range (from the page cache)
+   * for a replay to reduce. `logRootBefore` is given for `stele.checkpoint` lines. A
+   * SteleError thrown stops the scan as its fault, as in `scanLogFile`.
+   */
+  onLineBytes?: (line: VerifiedLineBytes) => void;
+}
+
+/** A line the workers verified, as the main thread sees it in `onLineBytes`. */
+export interface VerifiedLineBytes {
+  seq: number;
+  bytes: Buffer;
+  offset: number;
+  hashBytes: Uint8Array;
+  treeHashes: Uint8Array[];
+  logRootBefore: Uint8Array | undefined;
+}
+
+/**
+ * A canonical line's top-level keys are sorted, so it ends with `"type":"…","v":N}`: the
+ * type of a verified line can be read from its end without parsing it.
+ */
+const checkpointMarker = Buffer.from('"type":"stele.checkpoint","v":');
+
+export function isCheckpointLine(bytes: Buffer): boolean {
+  const at = bytes.lastIndexOf(checkpointMarker);
+  if (at < 0) return false;
+  for (let i = at + checkpointMarker.length; i < bytes.length - 1; i++) {
+    const c = bytes[i]!;
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return bytes[bytes.length - 1] === 0x7d;
 }
 
 export async function scanLogFileParallel(file: string, registry: EventRegistry, options: ParallelScanOptions): Promise<ScanResult> {
@@ -97,7 +133,9 @@ export async function scanLogFileParallel(file: string, registry: EventRegistry,
     }
   };
 
-  const frontier = new LogTreeFrontier(sha256);
+  const frontier = options.frontier ?? new LogTreeFrontier(sha256);
+  const sparseOffsets: number[] = [];
+  const readFd = options.onLineBytes === undefined ? undefined : openFile(file, 'r');
   let head: ChainHead = emptyHead;
   let endOffset = 0;
   let fault: SteleError | undefined;
@@ -110,9 +148,19 @@ export async function scanLogFileParallel(file: string, registry: EventRegistry,
       if (r.lines > 0) {
         fault = checkLink(head, r, label);
         if (fault !== undefined) break;
-        for (let j = 0; j < r.lines; j++) {
-          const treeHashes = frontier.append(r.hashes.subarray(j * 32, j * 32 + 32));
-          options.onTreeHashes?.(head.size + j, treeHashes);
+        if (readFd === undefined) {
+          for (let j = 0; j < r.lines; j++) {
+            const treeHashes = frontier.append(r.hashes.subarray(j * 32, j * 32 + 32));
+            options.onTreeHashes?.(head.size + j, treeHashes);
+          }
+        } else {
+          const delivered = deliverLines(readFd, file, r, head.size, frontier, sparseOffsets, options);
+          if (delivered.fault !== undefined) {
+            // The head stops before the refused line (its ts is that of the last whole range).
+            fault = delivered.fault;
+            if (delivered.lines > 0) head = { size: head.size + delivered.lines, headHash: toHex(r.hashes.subarray((delivered.lines - 1) * 32, delivered.lines * 32)), lastTs: head.lastTs };
+            break;
+          }
         }
         head = { size: head.size + r.lines, headHash: r.last!.hash, lastTs: r.last!.ts };
         endOffset = r.endOffset;
@@ -134,10 +182,49 @@ export async function scanLogFileParallel(file: string, registry: EventRegistry,
       options.onProgress?.(Math.max(endOffset, tasks[i]!.end), bytesTotal);
     }
   } finally {
+    if (readFd !== undefined) fs.closeSync(readFd);
     await Promise.all(workers.map((w) => w.terminate()));
   }
   const verifier = new ChainVerifier(registry, { file: label, head, frontier });
-  return { verifier, endOffset, tornTail, fault, sparseOffsets: [], bytesTotal };
+  return { verifier, endOffset, tornTail, fault, sparseOffsets, bytesTotal };
+}
+
+/**
+ * Re-reads a verified range and hands its lines to `onLineBytes`, in order, extending the
+ * tree. Returns how many lines were accepted, and the first fault `onLineBytes` threw.
+ */
+function deliverLines(fd: number, file: string, r: RangeResult, firstSeq: number, frontier: LogTreeFrontier, sparseOffsets: number[], options: ParallelScanOptions): { lines: number; fault?: SteleError } {
+  const length = r.endOffset - r.firstOffset;
+  const bytes = Buffer.allocUnsafe(length);
+  let read = 0;
+  try {
+    while (read < length) {
+      const n = fs.readSync(fd, bytes, read, length - read, r.firstOffset + read);
+      if (n === 0) break;
+      read += n;
+    }
+  } catch (err) {
+    throw ioError(err, file, 'read', r.firstOffset + read);
+  }
+  let start = 0;
+  for (let j = 0; j < r.lines; j++) {
+    const end = bytes.indexOf(10, start);
+    const seq = firstSeq + j;
+    const line = bytes.subarray(start, end);
+    if (seq % offsetIndexEvery === 0) sparseOffsets[seq / offsetIndexEvery] = r.firstOffset + start;
+    const hashBytes = r.hashes.subarray(j * 32, j * 32 + 32);
+    const logRootBefore = isCheckpointLine(line) ? frontier.root() : undefined;
+    const treeHashes = frontier.append(hashBytes);
+    options.onTreeHashes?.(seq, treeHashes);
+    try {
+      options.onLineBytes!({ seq, bytes: line, offset: r.firstOffset + start, hashBytes, treeHashes, logRootBefore });
+    } catch (err) {
+      if (err instanceof SteleError) return { lines: j, fault: err };
+      throw err;
+    }
+    start = end + 1;
+  }
+  return { lines: r.lines };
 }
 
 /** Checks that a range's first line continues the verified prefix (seq, prev, ts). */

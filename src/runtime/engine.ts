@@ -31,7 +31,8 @@ import { limits } from '../limits.js';
 import type { MachineOptions } from './machine.js';
 import { StateMachine } from './machine.js';
 import type { LoadedSnapshot, ReplayStats } from './replay.js';
-import { loadSnapshot, replayPaths, replayStats } from './replay.js';
+import { isBuiltin, loadSnapshot, replayPaths, replayStats, replayWants } from './replay.js';
+import { defaultThreads } from '../log/scan-parallel.js';
 import { ReplaySink, checkpointType } from './replay-sink.js';
 
 /** Events between two checkpoints unless configured (DESIGN.md §4; issue #3 default). */
@@ -47,6 +48,10 @@ export interface EngineOptions extends MachineOptions {
   logger?: Logger;
   clock?: () => number;
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
+  /** Worker threads verifying the log at startup (default: one per core, up to 4; 1 = this thread only). */
+  threads?: number;
+  /** Smallest log verified with worker threads at startup (default 16 MiB). */
+  parallelBytesMin?: number;
 }
 
 /** What a command returns: the acks of its events (none for a no-op) and the module's result. */
@@ -105,13 +110,17 @@ export class Engine {
       registry: machine.registry,
       verifier,
       onLine: (checked) => sink.line(checked),
+      threads: options.threads ?? defaultThreads(),
+      builtinRegistry: isBuiltin(options),
+      ...(options.parallelBytesMin === undefined ? {} : { parallelBytesMin: options.parallelBytesMin }),
+      wants: replayWants(machine, loaded),
       hooks,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
     try {
-      sink.finish(verifier.head.size);
+      sink.finish(log.writer.status().size - pending.length);
       // Temp files of snapshot or bundle writes a crash interrupted: never read (their names
       // do not match), removed now that this process holds the lock.
       const snapshotTemps = cleanSnapshotTemp(log.paths.dir);
@@ -121,9 +130,8 @@ export class Engine {
       await log.close();
       throw err;
     }
-    const stats = replayStats(machine, verifier, sink, loaded, { snapshot: snapshotMs, scan: performance.now() - scanStarted, total: performance.now() - started });
-    // Events the open itself appended (stele.recovered) are after the scan.
-    stats.eventsSinceCheckpoint += pending.length;
+    const head = log.writer.status();
+    const stats = replayStats(machine, head, sink, loaded, { snapshot: snapshotMs, scan: performance.now() - scanStarted, total: performance.now() - started });
     const engine = new Engine(log, machine, stats, options);
     ref.engine = engine;
     options.logger?.info(stats, 'replay finished; ready');

@@ -219,13 +219,13 @@ export class StateMachine {
    * checked the parts' modules and versions against this machine's and the entries' order;
    * the decoders check the parts' shapes.
    */
-  static restore(options: MachineOptions, size: number, parts: readonly ModulePart[], entries: Iterable<readonly [string, JsonValue]>): StateMachine {
+  static restore(options: MachineOptions, size: number, parts: readonly ModulePart[], entries: readonly (readonly [string, JsonValue])[], valueHashes?: readonly Uint8Array[]): StateMachine {
     const machine = new StateMachine(options);
     assert.equal(parts.length, machine.modules.length, 'one snapshot part per module');
     machine.modules.forEach((m, i) => {
       machine.#states[i] = m.snapshot.decode(parts[i]!.state);
     });
-    machine.entries = StateStore.load(machine.modules.flatMap((m) => m.keyPrefixes), entries);
+    machine.entries = StateStore.load(machine.modules.flatMap((m) => m.keyPrefixes), entries, valueHashes);
     machine.size = size;
     return machine;
   }

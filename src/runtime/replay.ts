@@ -13,7 +13,10 @@ import type { SteleError } from '../errors.js';
 import { ChainVerifier } from '../log/chain.js';
 import type { CheckedLine } from '../log/chain.js';
 import type { ScanResult } from '../log/scan.js';
-import { scanLogFile } from '../log/scan.js';
+import { scanForReplay } from '../log/scan-replay.js';
+import { defaultThreads, isCheckpointLine } from '../log/scan-parallel.js';
+import type { LogTreeFrontier } from '../merkle/log-tree.js';
+import { builtinModules } from '../modules/builtin.js';
 import { checkDataDir } from '../store/data-dir.js';
 import type { DataPaths } from '../store/data-dir.js';
 import { listSnapshots, readSnapshot } from '../store/snapshot-store.js';
@@ -30,7 +33,11 @@ export interface ReplayOptions extends MachineOptions {
   logger?: Logger;
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
   /** Called after each line is reduced (forensic comparisons); a SteleError thrown stops the replay as a fault. */
-  afterLine?: (checked: CheckedLine, machine: StateMachine, verifier: ChainVerifier) => void;
+  afterLine?: (checked: CheckedLine, machine: StateMachine, frontier: LogTreeFrontier) => void;
+  /** Worker threads verifying the log while this thread reduces (default: one per core, up to 4; 1 = this thread only). */
+  threads?: number;
+  /** Smallest log scanned with worker threads (default 16 MiB: below it, starting workers costs more than it saves). */
+  parallelBytesMin?: number;
 }
 
 /** Counts and timings of one replay, for `status`, logs and benchmarks. */
@@ -53,7 +60,8 @@ export interface ReplayStats {
 export interface Replayed {
   machine: StateMachine;
   stats: ReplayStats;
-  scan: ScanResult;
+  /** The scan, with the worker threads it used (1: this thread only). */
+  scan: ScanResult & { threads: number };
   /**
    * The first fault (broken chain, checkpoint mismatch, invariant…), if the log is damaged:
    * the machine then holds the state derived from the events before it (panic mode).
@@ -90,7 +98,7 @@ export function loadSnapshot(dataDir: string, options: MachineOptions & { logger
     }
     let machine: StateMachine;
     try {
-      machine = StateMachine.restore(options, parsed.header.size, parsed.parts, parsed.entries);
+      machine = StateMachine.restore(options, parsed.header.size, parsed.parts, parsed.entries, parsed.valueHashes);
     } catch (err) {
       if (isSteleError(err)) throw snapshotFault(label, err.message);
       throw err;
@@ -116,18 +124,27 @@ export async function replayPaths(paths: DataPaths, options: ReplayOptions = {})
   const verifier = new ChainVerifier(machine.registry, { file: 'events.ndjson' });
   const sink = new ReplaySink(machine, verifier.frontier, loaded?.base);
   const scanStarted = performance.now();
-  const scan = await scanLogFile(paths.log, machine.registry, {
-    verifier,
-    onLine: options.afterLine === undefined ? (checked) => sink.line(checked) : (checked) => {
-      sink.line(checked);
-      options.afterLine!(checked, machine, verifier);
-    },
+  const afterLine = options.afterLine;
+  const scan = await scanForReplay(paths.log, machine.registry, {
+    sequential: verifier,
+    frontier: verifier.frontier,
+    threads: options.threads ?? defaultThreads(),
+    builtinRegistry: isBuiltin(options),
+    ...(options.parallelBytesMin === undefined ? {} : { parallelBytesMin: options.parallelBytesMin }),
+    wants: afterLine === undefined ? replayWants(machine, loaded) : () => true,
+    onLine:
+      afterLine === undefined
+        ? (checked) => sink.line(checked)
+        : (checked) => {
+            sink.line(checked);
+            afterLine(checked, machine, verifier.frontier);
+          },
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
   let fault = scan.fault;
   if (fault === undefined) {
     try {
-      sink.finish(verifier.head.size);
+      sink.finish(scan.verifier.head.size);
     } catch (err) {
       if (!isSteleError(err)) throw err;
       fault = err;
@@ -136,18 +153,18 @@ export async function replayPaths(paths: DataPaths, options: ReplayOptions = {})
   // A snapshot that disagrees with the log fails fast naming the file (DESIGN.md §5): the
   // log is not damaged, and a replay without that snapshot gives the right state.
   if (fault?.code === 'STELE_E_SNAPSHOT_INVALID') throw fault;
-  const stats = replayStats(machine, verifier, sink, loaded, { snapshot: snapshotMs, scan: performance.now() - scanStarted, total: performance.now() - started });
+  const stats = replayStats(machine, { size: scan.verifier.head.size, logRoot: scan.verifier.logRoot(), headHash: scan.verifier.head.headHash }, sink, loaded, { snapshot: snapshotMs, scan: performance.now() - scanStarted, total: performance.now() - started });
   options.logger?.info({ ...stats, fault: fault?.toJSON() }, fault === undefined ? 'replay finished' : 'replay stopped at a fault');
   return { machine, stats, scan, fault };
 }
 
-export function replayStats(machine: StateMachine, verifier: ChainVerifier, sink: ReplaySink, loaded: LoadedSnapshot | undefined, ms: ReplayStats['ms']): ReplayStats {
-  const size = verifier.head.size;
+export function replayStats(machine: StateMachine, head: { size: number; logRoot: string; headHash: string }, sink: ReplaySink, loaded: LoadedSnapshot | undefined, ms: ReplayStats['ms']): ReplayStats {
+  const size = head.size;
   const last = sink.checkpoints.last;
   return {
     size,
-    logRoot: verifier.logRoot(),
-    headHash: verifier.head.headHash,
+    logRoot: head.logRoot,
+    headHash: head.headHash,
     stateRoot: machine.stateRoot(),
     snapshot: loaded === undefined ? undefined : { file: loaded.base.file, size: loaded.base.header.size },
     reduced: sink.reduced,
@@ -160,4 +177,18 @@ export function replayStats(machine: StateMachine, verifier: ChainVerifier, sink
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
+}
+
+/** True when the machine uses only the built-in modules and registry (what verify workers load). */
+export function isBuiltin(options: MachineOptions): boolean {
+  return options.registry === undefined && (options.modules === undefined || options.modules === builtinModules);
+}
+
+/**
+ * The lines a replay must parse: those it reduces, checkpoints (their roots are compared),
+ * and the snapshot's head line. With worker threads verifying, the others are not parsed.
+ */
+export function replayWants(machine: StateMachine, loaded: LoadedSnapshot | undefined): (seq: number, bytes: Buffer) => boolean {
+  const headSeq = loaded === undefined ? -1 : loaded.base.header.size - 1;
+  return (seq, bytes) => seq >= machine.size || seq === headSeq || isCheckpointLine(bytes);
 }

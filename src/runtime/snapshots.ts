@@ -105,7 +105,7 @@ export async function verifySnapshots(dir: string, options: MachineOptions & { f
     verdicts.push(verdict);
     try {
       const parsed = readSnapshot(file, prefixes);
-      const restored = StateMachine.restore(options, parsed.header.size, parsed.parts, parsed.entries);
+      const restored = StateMachine.restore(options, parsed.header.size, parsed.parts, parsed.entries, parsed.valueHashes);
       const root = restored.stateRoot();
       if (root !== parsed.header.stateRoot) throw snapshotFault(label, 'the state root recomputed from its entries differs from its header', undefined, root, parsed.header.stateRoot);
       const list = pending.get(size) ?? [];
@@ -140,8 +140,8 @@ export async function verifySnapshots(dir: string, options: MachineOptions & { f
     const replayed = await replayPaths(paths, {
       ...options,
       snapshot: false,
-      afterLine: (checked, machine, verifier) => {
-        if (pending.has(checked.event.seq + 1)) compare(checked.event.seq + 1, checked.hash, verifier.logRoot(), machine);
+      afterLine: (checked, machine, frontier) => {
+        if (pending.has(checked.event.seq + 1)) compare(checked.event.seq + 1, checked.hash, toHex(frontier.root()), machine);
       },
     });
     for (const list of pending.values()) {

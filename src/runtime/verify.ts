@@ -20,7 +20,7 @@ export interface FullVerifyReport extends VerifyReport {
   ms: number;
 }
 
-export async function verifyDir(dir: string, options: MachineOptions & { logger?: Logger; onProgress?: (done: number, total: number) => void } = {}): Promise<FullVerifyReport> {
+export async function verifyDir(dir: string, options: MachineOptions & { logger?: Logger; threads?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<FullVerifyReport> {
   const paths = checkDataDir(dir, false);
   const tree = openTreeReadOnly(paths);
   const checker = new TreeChecker(tree);
@@ -33,7 +33,7 @@ export async function verifyDir(dir: string, options: MachineOptions & { logger?
     });
     // The replay's fault (chain, checkpoint, invariant) comes first: it is the first bad line.
     const scan = replayed.fault === undefined || replayed.scan.fault !== undefined ? replayed.scan : { ...replayed.scan, fault: replayed.fault };
-    const report = buildReport(scan, checker, 1);
+    const report = buildReport(scan, checker, replayed.scan.threads);
     return { ...report, stateRoot: replayed.stats.stateRoot, entries: replayed.stats.entries, checkpoints: replayed.stats.checkpoints, ms: Math.round(performance.now() - started) };
   } finally {
     tree?.close();

@@ -30,6 +30,7 @@ import { canonicalize } from '../canonical/json.js';
 import { steleError } from '../errors.js';
 import type { SteleError } from '../errors.js';
 import { hash64Pattern, tsPattern } from '../events/envelope.js';
+import { sha256Utf8 } from '../hash/sha256.js';
 import type { ModulePart } from '../runtime/machine.js';
 
 export const snapshotFormat = { format: 'stele.snapshot', version: 1 } as const;
@@ -118,6 +119,11 @@ export interface ParsedSnapshot {
   header: SnapshotHeader;
   parts: ModulePart[];
   entries: [string, JsonValue][];
+  /**
+   * SHA-256 of each entry's value in JCS form, taken from the line's own (verified
+   * canonical) text: the state tree is rebuilt without canonicalising every value again.
+   */
+  valueHashes: Uint8Array[];
 }
 
 /**
@@ -132,6 +138,7 @@ export class SnapshotParser {
   #header: SnapshotHeader | undefined;
   readonly #parts: ModulePart[] = [];
   readonly #entries: [string, JsonValue][] = [];
+  readonly #valueHashes: Uint8Array[] = [];
   #lastKey: string | undefined;
   #trailer: { lines: number; sha256: string } | undefined;
 
@@ -162,6 +169,9 @@ export class SnapshotParser {
       if (!this.#prefixes.some((p) => key.startsWith(p))) throw this.#fault(`entry key ${JSON.stringify(key)} belongs to no registered module`);
       this.#lastKey = key;
       this.#entries.push([key, value[1] as JsonValue]);
+      // The line is canonical (checked above), so it is `[<key JSON>,<value JCS>]` exactly.
+      const valueText = text.slice(JSON.stringify(key).length + 2, -1);
+      this.#valueHashes.push(sha256Utf8(valueText));
     } else {
       const parsed = trailerSchema.safeParse(value);
       if (!parsed.success) throw this.#fault('expected the trailer {"lines":…,"sha256":…} after the last entry');
@@ -179,7 +189,7 @@ export class SnapshotParser {
   finish(tailBytes = 0): ParsedSnapshot {
     if (tailBytes > 0) throw this.#fault('the file does not end with a newline (truncated or altered)');
     if (this.#header === undefined || this.#trailer === undefined) throw this.#fault('the file is truncated: no trailer line');
-    return { header: this.#header, parts: this.#parts, entries: this.#entries };
+    return { header: this.#header, parts: this.#parts, entries: this.#entries, valueHashes: this.#valueHashes };
   }
 
   #parse(text: string): unknown {

@@ -108,15 +108,17 @@ export class StateStore implements StateReader {
 
   /**
    * Loads entries into an empty store with one bulk tree build (a snapshot load), much
-   * faster than one incremental insert per key.
+   * faster than one incremental insert per key. `valueHashes[i]`, when given, must be
+   * SHA-256(JCS(entries[i][1])) (a snapshot parser has the canonical text at hand).
    */
-  static load(prefixes: readonly string[], entries: Iterable<readonly [string, JsonValue]>): StateStore {
+  static load(prefixes: readonly string[], entries: readonly (readonly [string, JsonValue])[], valueHashes?: readonly Uint8Array[]): StateStore {
     const map = new Map<string, Entry>();
     const leaves: [Uint8Array, Uint8Array][] = [];
-    for (const [key, value] of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const [key, value] = entries[i]!;
       const keyHash = sha256Utf8(key);
       map.set(key, { value, keyHash });
-      leaves.push([keyHash, sha256Utf8(canonicalize(value))]);
+      leaves.push([keyHash, valueHashes?.[i] ?? sha256Utf8(canonicalize(value))]);
     }
     const store = new StateStore(prefixes, StateTree.build(leaves));
     for (const [key, entry] of map) {
