@@ -266,3 +266,35 @@ describe('Engine.open cleans up', () => {
     expect(fs.readdirSync(path.join(data, 'snapshots'))).toEqual([]);
   });
 });
+
+describe('a failed batch', () => {
+  it('leaves no trace in the state: the engine rebuilds it from the log before the next command', async () => {
+    const data = newDir();
+    const engine = await Engine.open(data);
+    await engine.run({ cmd: 'ledger.open', data: { account: 'a' } });
+    await engine.run({ cmd: 'ledger.deposit', data: { id: 'd1', account: 'a', amount: '10' } });
+    const rootBefore = engine.status().stateRoot;
+    // The next write fails (as on a full disk): nothing is written, the caller gets the error.
+    const store = engine.log.writer.store as { append: (...args: unknown[]) => Promise<void> };
+    const original = store.append.bind(store);
+    store.append = () => {
+      store.append = original;
+      return Promise.reject(new Error('injected write failure'));
+    };
+    await expect(engine.run({ cmd: 'ledger.deposit', data: { id: 'd2', account: 'a', amount: '5' } })).rejects.toThrow('injected write failure');
+    // The machine had applied d2 when it was stamped; it must not survive the failure.
+    const next = await engine.run({ cmd: 'ledger.withdraw', data: { id: 'w1', account: 'a', amount: '10' } });
+    expect(next.acks).toHaveLength(1);
+    expect(engine.machine.entries.get('account:a')).toMatchObject({ balance: '0' });
+    expect(engine.machine.entries.get('transfer:d2')).toBeUndefined();
+    // d2 can be retried as new, and the log replays to the engine's state.
+    await engine.run({ cmd: 'ledger.deposit', data: { id: 'd2', account: 'a', amount: '5' } });
+    const live = engine.status().stateRoot;
+    expect(live).not.toBe(rootBefore);
+    await engine.close();
+    const replayed = await replayDir(data, { snapshot: false });
+    expect(replayed.fault).toBeUndefined();
+    expect(replayed.machine.entries.get('account:a')).toMatchObject({ balance: '5' });
+    expect(lines(data).filter((l) => l.type === 'ledger.deposited').map((l) => l.data.id)).toEqual(['d1', 'd2']);
+  });
+});
