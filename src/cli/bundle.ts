@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { JsonObject } from '../canonical/json.js';
-import { steleError } from '../errors.js';
+import { isSteleError, steleError } from '../errors.js';
 import { limits } from '../limits.js';
 import { VaultStore } from '../store/vault-store.js';
 import { parseArg } from './append.js';
@@ -57,7 +57,8 @@ export async function bundleVerifyCommand(dir: string, logger: Logger, flags: En
       if (!sizeOk) verdict.error = { code: 'STELE_E_BUNDLE_CORRUPT', message: `recorded size ${record.size}, file has ${checked.size} bytes` };
       else if (record === undefined) verdict.error = { code: 'STELE_E_NOT_FOUND', message: 'the bytes are in the vault but no vault.bundle_stored event records them' };
     } catch (err) {
-      verdict = { sha256: h, ok: false, recorded: record !== undefined, error: (err as { toJSON?: () => unknown }).toJSON?.() ?? String(err) };
+      if (!isSteleError(err)) throw err;
+      verdict = { sha256: h, ok: false, recorded: record !== undefined, error: err.toJSON() };
     }
     if (!verdict.ok) failed = true;
     if (json) printJson(verdict);

@@ -98,9 +98,13 @@ export class Engine {
     // The hooks exist before the writer does (it may append stele.recovered while opening),
     // and reach the engine once it exists.
     const ref: { engine?: Engine } = {};
-    const pending: Parameters<WriterHooks['stamped']>[0][] = [];
+    let appendedByOpen = 0;
     const hooks: WriterHooks = {
-      stamped: (event) => (ref.engine === undefined ? (machine.apply(event), pending.push(event)) : ref.engine.#stamped(event)),
+      stamped: (event) => {
+        if (ref.engine !== undefined) return ref.engine.#stamped(event);
+        machine.apply(event);
+        appendedByOpen++;
+      },
       afterRequest: (size, logRoot) => (ref.engine === undefined ? undefined : ref.engine.#afterRequest(size, logRoot)),
       // During the open nothing is served: a failed stele.recovered append fails the open.
       batchFailed: (err) => ref.engine?.batchFailedHook(err),
@@ -120,7 +124,7 @@ export class Engine {
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
     try {
-      sink.finish(log.writer.status().size - pending.length);
+      sink.finish(log.writer.status().size - appendedByOpen);
       // Temp files of snapshot or bundle writes a crash interrupted: never read (their names
       // do not match), removed now that this process holds the lock.
       const snapshotTemps = cleanSnapshotTemp(log.paths.dir);

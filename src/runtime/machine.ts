@@ -39,8 +39,6 @@ export interface ValidCommand {
   cmd: string;
   data: unknown;
   meta: JsonObject | undefined;
-  /** SHA-256 hex of the canonical JSON of the validated payload (recorded with rejections). */
-  dataHash: string;
   readonly def: AnyCommandDef<unknown>;
   readonly moduleIndex: number;
 }
@@ -166,8 +164,7 @@ export class StateMachine {
         detail: { issues: parsed.error.issues.map((i) => ({ path: ['data', ...i.path.map(String)], message: i.message, code: i.code })) },
       });
     }
-    const dataHash = sha256HexUtf8(canonicalize(parsed.data));
-    return { cmd, data: parsed.data, meta: meta as JsonObject | undefined, dataHash, def: entry.def, moduleIndex: entry.moduleIndex };
+    return { cmd, data: parsed.data, meta: meta as JsonObject | undefined, def: entry.def, moduleIndex: entry.moduleIndex };
   }
 
   /**
@@ -177,7 +174,9 @@ export class StateMachine {
   decide(command: ValidCommand, seq: number = this.size): CommandOutcome {
     const decision: Decision = command.def.decide(command.data, { state: this.#states[command.moduleIndex], entries: this.entries, seq });
     if (decision.ok) return { ok: true, events: decision.events, result: decision.result };
-    const events = this.#auditIndex >= 0 ? [rejectionEvent(command.cmd, decision.rejection, command.dataHash)] : [];
+    // The decision record holds the SHA-256 of the canonical command data, computed only for
+    // rejections (most commands are accepted: no hash on their path).
+    const events = this.#auditIndex >= 0 ? [rejectionEvent(command.cmd, decision.rejection, sha256HexUtf8(canonicalize(command.data)))] : [];
     return { ok: false, rejection: decision.rejection, events };
   }
 

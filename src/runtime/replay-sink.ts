@@ -8,8 +8,7 @@
  * A fault is thrown as a SteleError carrying the event's line and seq; scans stop at the
  * first one, so it is the first divergence. Pure: no I/O.
  */
-import { steleError } from '../errors.js';
-import type { SteleError } from '../errors.js';
+import { isSteleError, steleError } from '../errors.js';
 import { toHex } from '../hash/hex.js';
 import type { CheckedLine } from '../log/chain.js';
 import type { LogTreeFrontier } from '../merkle/log-tree.js';
@@ -30,8 +29,8 @@ export interface CheckpointSummary {
   logRootsChecked: number;
   /** Checkpoints whose state root was compared (those after the snapshot). */
   stateRootsChecked: number;
-  /** The last checkpoint seen: its seq and the size it covers. */
-  last: { seq: number; size: number } | undefined;
+  /** The last checkpoint seen (it covers the `seq` events before it). */
+  last: { seq: number } | undefined;
 }
 
 export class ReplaySink {
@@ -59,7 +58,7 @@ export class ReplaySink {
       try {
         this.machine.apply(event);
       } catch (err) {
-        throw (err as SteleError).at?.({ file: this.#file, line: seq + 1, seq }) ?? err;
+        throw isSteleError(err) ? err.at({ file: this.#file, line: seq + 1, seq }) : err;
       }
       this.reduced++;
     }
@@ -117,7 +116,7 @@ export class ReplaySink {
       }
       this.checkpoints.stateRootsChecked++;
     }
-    this.checkpoints.last = { seq, size: seq };
+    this.checkpoints.last = { seq };
   }
 
   /** After the scan: the log must reach the snapshot it started from. */

@@ -58,6 +58,9 @@ describe('StateMachine', () => {
     ]);
     expect(events.map((e) => e.type)).toEqual(['ledger.account_opened', 'ledger.account_opened', 'audit.command_rejected']);
     expect(events[2]!.data).toMatchObject({ cmd: 'ledger.transfer', reason: 'LEDGER_INSUFFICIENT_FUNDS' });
+    // The record names the command by the hash of its canonical data, never the data itself.
+    const canonicalData = '{"amount":"5","from":"a","id":"t1","to":"b"}';
+    expect(events[2]!.data.dataHash).toBe(createHash('sha256').update(canonicalData).digest('hex'));
     expect(machine.entries.get('account:a')).toMatchObject({ balance: '0' });
   });
 
