@@ -34,4 +34,16 @@ export default tseslint.config(
     },
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // The dashboard: plain browser ES modules, served as they are (no build step).
+    files: ['src/dashboard/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      parserOptions: { projectService: false, project: false, program: null },
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'EventSource', 'fetch', 'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'requestAnimationFrame', 'cancelAnimationFrame', 'HTMLElement', 'location', 'performance', 'Intl', 'devicePixelRatio', 'getComputedStyle', 'ResizeObserver', 'navigator', 'console', 'crypto', 'Event', 'CustomEvent', 'AbortController', 'history'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

@@ -34,10 +34,23 @@ export const errorCodes = {
   STELE_E_UNKNOWN_COMMAND: 'input',
   STELE_E_NOT_FOUND: 'input',
   STELE_E_NOT_DIRECT: 'input',
+  // HTTP edge (issue #4).
+  /** No bearer token, or a malformed Authorization header, on a writing route: HTTP 401. */
+  STELE_E_UNAUTHORIZED: 'auth',
+  /** A bearer token that is not the service's: HTTP 403. */
+  STELE_E_FORBIDDEN: 'auth',
+  /** A method the route does not allow (every non-GET/HEAD on an observer): HTTP 405. */
+  STELE_E_METHOD_NOT_ALLOWED: 'input',
+  /** A request body or header over its named limit: HTTP 413 (431 for headers). */
+  STELE_E_BODY_TOO_LARGE: 'limit',
+  /** A request content type the route does not take: HTTP 415. */
+  STELE_E_MEDIA_TYPE: 'input',
   // Conflicts: exit 2, HTTP 409.
   STELE_E_CONFLICT: 'conflict',
   /** A command refused by its module's guard; `detail.reason` is the module's reason code. */
   STELE_E_REJECTED: 'conflict',
+  /** An idempotency key already used with a different request. */
+  STELE_E_IDEMPOTENCY_MISMATCH: 'conflict',
   // Verification faults: exit 1.
   STELE_E_NOT_CANONICAL: 'integrity',
   STELE_E_EVENT_INVALID: 'integrity',
@@ -51,6 +64,8 @@ export const errorCodes = {
   STELE_E_INVARIANT: 'integrity',
   STELE_E_SNAPSHOT_INVALID: 'integrity',
   STELE_E_BUNDLE_CORRUPT: 'integrity',
+  /** An observer saw the log shrink, be replaced, or change bytes it had already read. */
+  STELE_E_INTEGRITY_ALARM: 'integrity',
   // The writer refuses to write: exit 3, HTTP 503.
   STELE_E_PANIC: 'unavailable',
   STELE_E_LOCKED: 'unavailable',
@@ -61,6 +76,10 @@ export const errorCodes = {
   STELE_E_DISK_FULL: 'unavailable',
   STELE_E_IO: 'unavailable',
   STELE_E_CLOSED: 'unavailable',
+  /** Too many stream clients, or a stream client too slow to keep up (dropped). */
+  STELE_E_BUSY: 'unavailable',
+  /** A bug inside stele met while serving a request (HTTP 500); the process logs it with its stack. */
+  STELE_E_INTERNAL: 'unavailable',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

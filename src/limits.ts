@@ -58,6 +58,34 @@ export const limits = {
   everyEventsMax: 100_000_000,
   /** Length of a bundle's media type (RFC 6838 allows 127 + '/' + 127). */
   mediaTypeBytesMax: 255,
+
+  // Service and observer (issue #4).
+  /** Body of one HTTP request but a bundle upload: a full NDJSON batch of stdinEventsMax
+   * small commands fits; anything bigger is a bulk import, not a request. */
+  requestBodyBytesMax: 32 * 1024 * 1024,
+  /** Commands of one NDJSON request body (same bound as a CLI stdin batch). */
+  requestCommandsMax: 100_000,
+  /** Total bytes of a request's headers (Node's default is 16 KiB; a bearer token and an
+   * idempotency key need far less). */
+  requestHeaderBytesMax: 16 * 1024,
+  /** An idempotency key, in bytes of printable ASCII: holds a UUID or ULID with room. */
+  idempotencyKeyBytesMax: 128,
+  /** Events in one page of `GET /v1/events` and items in one page of an account history. */
+  pageItemsMax: 1000,
+  /** Lines one `GET /v1/events` request may read to fill a filtered page before it
+   * returns a cursor instead (a rare type in a large log must not pin a core). */
+  eventsScanMax: 200_000,
+  /** Minutes of per-type event counts kept in memory for the time series (7 days). */
+  seriesMinutesMax: 7 * 24 * 60,
+  /** Concurrent Server-Sent Events clients of one process. */
+  sseClientsMax: 1000,
+  /** Unsent bytes a stream client may have queued before it is dropped (it resumes with
+   * Last-Event-ID): bounds memory per slow client; at least one full group-commit batch, so
+   * a healthy client is not dropped by one large batch. */
+  sseClientBufferBytesMax: 16 * 1024 * 1024,
+  /** Events sent to a resuming stream client from the log before it catches up; a client
+   * further behind reconnects again from where it got (each resume is bounded). */
+  sseResumeEventsMax: 100_000,
 } as const;
 
 export type Limits = typeof limits;
@@ -67,4 +95,7 @@ assert.ok(limits.kvKeyBytesMax < limits.lineBytesMax, 'a maximal kv key must fit
 assert.ok(limits.typeNameBytesMax < limits.lineBytesMax, 'a maximal type name must fit in a line');
 assert.ok(limits.batchEventsMax >= 256, 'group commit must be able to coalesce 256 appenders');
 assert.ok(limits.ledgerBatchTransfersMax * (3 * limits.idBytesMax + 2 * 40) <= limits.lineBytesMax, 'a maximal ledger batch without memos must fit in a line');
+assert.ok(limits.requestBodyBytesMax >= limits.lineBytesMax * 2, 'a request must hold at least two maximal lines');
+assert.ok(limits.requestCommandsMax <= limits.stdinEventsMax, 'an NDJSON request is never larger than a CLI batch');
+assert.ok(limits.sseClientBufferBytesMax >= limits.batchBytesMax, 'a stream client must be able to queue one full batch');
 assert.ok(limits.attackSnippetBytesMax * 4 < limits.lineBytesMax, 'an attack record with a maximal snippet must fit in a line');

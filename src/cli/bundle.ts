@@ -15,6 +15,7 @@ import { VaultStore } from '../store/vault-store.js';
 import { parseArg } from './append.js';
 import type { EngineFlags } from './engine.js';
 import { readState, withEngine } from './engine.js';
+import { putBundle } from '../runtime/bundles.js';
 import { exitCodes, printJson } from './output.js';
 import { checkDataDir } from '../store/data-dir.js';
 
@@ -22,12 +23,8 @@ export async function bundlePutCommand(dir: string, logger: Logger, flags: Engin
   const metaValue = meta === undefined ? undefined : parseArg(meta, '--meta');
   const bytes = readInput(file);
   const out = await withEngine(dir, logger, flags, async (engine) => {
-    const vault = new VaultStore(engine.log.paths.dir, { readOnly: false });
-    const stored = await vault.put(bytes);
-    const data: JsonObject = { sha256: stored.sha256, size: stored.size, mediaType };
-    if (metaValue !== undefined) data.meta = metaValue;
-    const result = await engine.run({ cmd: 'vault.put', data });
-    return { ...stored, result: result.result ?? null, acks: result.acks };
+    const { command, ...stored } = await putBundle(engine, bytes, mediaType, metaValue as JsonObject | undefined);
+    return { ...stored, result: command.result ?? null, acks: command.acks };
   });
   printJson({ ok: true, ...out });
   return exitCodes.ok;

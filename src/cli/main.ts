@@ -20,6 +20,8 @@ import { startCommand, verifyCommand } from './verify.js';
 import { appendFromArgs, appendFromStdin } from './append.js';
 import { checkProofFile } from './check-proof.js';
 import { writeSchemas } from './schemas.js';
+import { demoCommand, observeCommand, observePortDefault, serveCommand, servePortDefault } from './serve.js';
+import type { ListenFlags } from './serve.js';
 import { isSteleError } from '../errors.js';
 
 const program = new Command();
@@ -285,6 +287,58 @@ program
   .description('open the data directory (creating it) as the writer: replay, recover a torn tail, repair derived files, write a checkpoint, print the status')
   .option('--json', 'machine output')
   .action(run((opts: { json?: boolean }) => startCommand(dataDir(), cliLogger('info'), flags(), opts.json === true)));
+
+function portArg(value: string): number {
+  const n = intArg('--port')(value);
+  if (n > 65535) throw new InvalidArgumentError('--port must be 0…65535');
+  return n;
+}
+
+program
+  .command('serve')
+  .description('run the writer service on the data directory (creating it): HTTP API, live stream and dashboard (docs/http-api.md)')
+  .option('--host <host>', 'address to listen on (loopback unless told otherwise)', '127.0.0.1')
+  .option('--port <port>', `port (0: any free port)`, portArg, servePortDefault)
+  .option('--token-file <file>', 'read the bearer token from this file (else STELE_TOKEN, else <data>/service.token, generated on first start)')
+  .action(run((opts: { host: string; port: number; tokenFile?: string }) => serveCommand(dataDir(), cliLogger('info'), flags(), listenFlags(opts))));
+
+program
+  .command('observe')
+  .description('follow a data directory read-only (no lock; works on a read-only copy) and serve the read API, stream and dashboard')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--port <port>', 'port (0: any free port)', portArg, observePortDefault)
+  .option('--poll', 'poll the log file instead of using file system events (network file systems, some bind mounts)')
+  .option('--audit-interval-ms <ms>', 're-hash the whole log this often to catch in-place changes (0: only when the file changes without growing)', intArg('--audit-interval-ms'))
+  .action(
+    run((opts: { host: string; port: number; poll?: boolean; auditIntervalMs?: number }) =>
+      observeCommand(dataDir(), cliLogger('info'), flags(), listenFlags(opts), { poll: opts.poll === true, ...(opts.auditIntervalMs === undefined ? {} : { auditIntervalMs: opts.auditIntervalMs }) }),
+    ),
+  );
+
+program
+  .command('demo')
+  .description('fill a data directory with a realistic, deterministic demo workload; with --serve, serve it with a live trickle of commands')
+  .option('--commands <n>', 'commands to run (default 5000)', intArg('--commands'))
+  .option('--seed <n>', 'workload seed (default 42)', intArg('--seed'))
+  .option('--serve', 'then serve it (dashboard at the printed URL)')
+  .option('--trickle <perSecond>', 'live commands per second while serving (0: none)', intArg('--trickle'), 5)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--port <port>', 'port (0: any free port)', portArg, servePortDefault)
+  .option('--token-file <file>', 'bearer token file (see serve)')
+  .action(
+    run((opts: { commands?: number; seed?: number; serve?: boolean; trickle: number; host: string; port: number; tokenFile?: string }) =>
+      demoCommand(dataDir(), cliLogger('info'), flags(), listenFlags(opts), {
+        serve: opts.serve === true,
+        trickle: opts.trickle,
+        ...(opts.commands === undefined ? {} : { commands: opts.commands }),
+        ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+      }),
+    ),
+  );
+
+function listenFlags(opts: { host: string; port: number; tokenFile?: string }): ListenFlags {
+  return { host: opts.host, port: opts.port, ...(opts.tokenFile === undefined ? {} : { tokenFile: opts.tokenFile }) };
+}
 
 function commandList(): string {
   return new StateMachine().commandNames().join(', ');

@@ -15,6 +15,7 @@ export function exitCodeOf(kind: ErrorKind): number {
     case 'integrity':
       return exitCodes.verifyFailed;
     case 'input':
+    case 'auth':
     case 'limit':
     case 'conflict':
       return exitCodes.usage;

@@ -37,7 +37,7 @@ export interface OpenWriterOptions {
   /** The scan's verifier, when the caller needs its tree frontier (replay). */
   verifier?: ChainVerifier;
   /** Called for every verified line of the startup scan; a SteleError thrown stops the open with STELE_E_PANIC. */
-  onLine?: (checked: CheckedLine) => void;
+  onLine?: (checked: CheckedLine, offset: number, lineBytes: number) => void;
   /** A state machine's hooks, installed before the writer appends anything (stele.recovered). */
   hooks?: WriterHooks;
   /** Worker threads for the startup scan (large logs of the built-in registry only; see scan-replay.ts). */
@@ -99,8 +99,8 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
       // stele.recovered lines are always needed (the quarantine files they record).
       wants: (seq, bytes) => bytes.includes(recoveredMarker) || (options.wants?.(seq, bytes) ?? true),
       onTreeHashes: (_seq, treeHashes) => sync.consume(treeHashes),
-      onLine: (checked) => {
-        options.onLine?.(checked);
+      onLine: (checked, offset, lineBytes) => {
+        options.onLine?.(checked, offset, lineBytes);
         if (checked.event.type === 'stele.recovered') {
           const file = checked.event.data.file;
           if (typeof file === 'string') recorded.add(path.basename(file));

@@ -19,7 +19,8 @@ export interface ReplayScanOptions {
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
   /** Lines the consumer needs, parsed; called for every line in the parallel scan only (the sequential scan parses them all anyway). */
   wants?: (seq: number, bytes: Buffer) => boolean;
-  onLine?: (checked: CheckedLine) => void;
+  /** Each line the consumer wants, with its byte offset and length (without `\n`). */
+  onLine?: (checked: CheckedLine, offset: number, lineBytes: number) => void;
   onTreeHashes?: (seq: number, treeHashes: Uint8Array[]) => void;
   /** Worker threads; 0 or 1 scans on this thread. Parallel only for the built-in registry and logs over parallelBytesMin. */
   threads?: number;
@@ -46,9 +47,9 @@ export async function scanForReplay(file: string, registry: EventRegistry, optio
   if (!replayScanIsParallel(file, options)) {
     const scan = await scanLogFile(file, registry, {
       verifier: options.sequential,
-      onLine: (checked) => {
+      onLine: (checked, offset, lineBytes) => {
         options.onTreeHashes?.(checked.event.seq, checked.treeHashes);
-        options.onLine?.(checked);
+        options.onLine?.(checked, offset, lineBytes);
       },
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
@@ -66,7 +67,7 @@ export async function scanForReplay(file: string, registry: EventRegistry, optio
       const event = JSON.parse(line.bytes.toString('utf8')) as EventEnvelope;
       const checked: CheckedLine = { event, hash: Buffer.from(line.hashBytes.buffer, line.hashBytes.byteOffset, 32).toString('hex'), hashBytes: line.hashBytes, treeHashes: line.treeHashes };
       if (line.logRootBefore !== undefined) checked.logRootBefore = line.logRootBefore;
-      options.onLine(checked);
+      options.onLine(checked, line.offset, line.bytes.length);
     },
   });
   return { ...scan, threads };

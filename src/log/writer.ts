@@ -127,6 +127,18 @@ export interface WriterHooks {
   afterRequest?(size: number, logRoot: () => string): AppendInput | undefined;
   /** A batch whose events were given to `stamped` was not written (its callers are refused). */
   batchFailed?(err: unknown): void;
+  /**
+   * A batch is durable (written and fsynced), before its callers are resolved: its events
+   * with their exact lines (no `\n`), in log order, and the durable status. Live views and
+   * streams follow the log from here. Must not throw (a throw is a bug and crashes).
+   */
+  durable?(events: readonly DurableEvent[], status: LogStatus): void;
+}
+
+/** A durable event as the writer stamped it, with its line. */
+export interface DurableEvent {
+  event: StampedEvent;
+  line: string;
 }
 
 export interface WriterDeps {
@@ -176,6 +188,11 @@ export class LogWriter {
   /** Size, root and head of the durable log. */
   status(): LogStatus {
     return { size: this.#head.size, logRoot: this.#logRoot, headHash: this.#head.headHash, lastTs: this.#head.lastTs };
+  }
+
+  /** Why the writer refuses appends (lost lock, a bug in a hook), if it does. */
+  get stoppedReason(): Error | undefined {
+    return this.#stopped;
   }
 
   get store(): LogStore {
@@ -329,6 +346,7 @@ export class LogWriter {
     const nowMs = Math.max(this.#clock(), this.#lastTsMs);
     const ts = nowMs === this.#lastTsMs && head.lastTs !== '' ? head.lastTs : new Date(nowMs).toISOString();
     const hooks = this.#hooks;
+    const durable: DurableEvent[] | undefined = hooks?.durable === undefined ? undefined : [];
     const stamp = (e: PreparedEvent): Ack => {
       const seq = head.size;
       const line = formatEventLine(seq, ts, e.type, e.v, e.dataJson, e.metaJson, head.headHash);
@@ -343,6 +361,7 @@ export class LogWriter {
         const stamped: StampedEvent = { seq, ts, type: e.type, v: e.v, data: JSON.parse(e.dataJson) as JsonObject, hash };
         if (e.metaJson !== undefined) stamped.meta = JSON.parse(e.metaJson) as JsonObject;
         hooks.stamped(stamped);
+        durable?.push({ event: stamped, line });
       }
       return { seq, hash, size: 0, logRoot: '' };
     };
@@ -412,6 +431,7 @@ export class LogWriter {
     this.#head = head;
     this.#lastTsMs = nowMs;
     this.#logRoot = Buffer.from(this.#frontier.root()).toString('hex');
+    if (durable !== undefined) hooks?.durable?.(durable, this.status());
     for (const a of accepted) {
       for (const ack of a.acks) {
         ack.size = head.size;

@@ -22,9 +22,14 @@ import type { JsonValue } from '../canonical/json.js';
 import { steleError } from '../errors.js';
 import type { SteleError } from '../errors.js';
 import { ChainVerifier } from '../log/chain.js';
+import type { CheckedLine } from '../log/chain.js';
 import { openWriter } from '../log/open.js';
 import type { OpenedLog } from '../log/open.js';
-import type { Ack, AppendInput, AppendOptions, StampDecision, WriterHooks } from '../log/writer.js';
+import type { Ack, AppendInput, AppendOptions, DurableEvent, LogStatus, StampDecision, WriterHooks } from '../log/writer.js';
+import type { JsonObject } from '../canonical/json.js';
+import type { ValidCommand } from './machine.js';
+import { IdempotencyIndex, checkCallerMeta, checkIdempotencyKey, requestHashOf } from './idempotency.js';
+import type { IdempotencyRecord } from './idempotency.js';
 import { cleanSnapshotTemp, writeSnapshot } from '../store/snapshot-store.js';
 import { VaultStore } from '../store/vault-store.js';
 import { limits } from '../limits.js';
@@ -52,13 +57,36 @@ export interface EngineOptions extends MachineOptions {
   threads?: number;
   /** Smallest log verified with worker threads at startup (default 16 MiB). */
   parallelBytesMin?: number;
+  /**
+   * Called for every line of the startup scan, in order, with its byte offset and length
+   * (live views index the whole log, also the part a snapshot covers). Setting it makes the
+   * scan parse every line.
+   */
+  onScanLine?: (checked: CheckedLine, offset: number, lineBytes: number) => void;
 }
 
 /** What a command returns: the acks of its events (none for a no-op) and the module's result. */
 export interface CommandResult {
   acks: Ack[];
   result: JsonValue | undefined;
+  /** True when this is the first response of an idempotency key, given again. */
+  replayed?: boolean;
 }
+
+export interface RunOptions extends AppendOptions {
+  /**
+   * Idempotency key (DESIGN.md §9): the first request with this key runs; a retry with the
+   * same `{cmd, data}` gets the first response (also after a restart: the key is in the
+   * log); the same key with another request is refused with STELE_E_IDEMPOTENCY_MISMATCH.
+   */
+  idempotencyKey?: string;
+}
+
+/** Called with every durable batch, in log order, before its callers are answered. */
+export type DurableListener = (events: readonly DurableEvent[], status: LogStatus) => void;
+
+/** Lines that carry an idempotency key: the replay hands them over even before a snapshot. */
+const idempotencyMarker = Buffer.from('"idempotencyKey":');
 
 export class Engine {
   machine: StateMachine;
@@ -73,9 +101,14 @@ export class Engine {
   #stale: unknown;
   #rebuilding: Promise<void> | undefined;
   #closing = false;
+  readonly #idempotency: IdempotencyIndex;
+  /** Keys whose first request is being decided or written: a retry waits for it. */
+  readonly #inflight = new Map<string, { requestHash: string; promise: Promise<CommandResult> }>();
+  readonly #durableListeners = new Set<DurableListener>();
 
-  private constructor(log: OpenedLog, machine: StateMachine, replay: ReplayStats, options: EngineOptions) {
+  private constructor(log: OpenedLog, machine: StateMachine, replay: ReplayStats, options: EngineOptions, idempotency: IdempotencyIndex) {
     this.log = log;
+    this.#idempotency = idempotency;
     this.machine = machine;
     this.replay = replay;
     this.#options = options;
@@ -99,6 +132,7 @@ export class Engine {
     // and reach the engine once it exists.
     const ref: { engine?: Engine } = {};
     let appendedByOpen = 0;
+    const idempotency = new IdempotencyIndex();
     const hooks: WriterHooks = {
       stamped: (event) => {
         if (ref.engine !== undefined) return ref.engine.#stamped(event);
@@ -108,16 +142,26 @@ export class Engine {
       afterRequest: (size, logRoot) => (ref.engine === undefined ? undefined : ref.engine.#afterRequest(size, logRoot)),
       // During the open nothing is served: a failed stele.recovered append fails the open.
       batchFailed: (err) => ref.engine?.batchFailedHook(err),
+      durable: (events, status) => {
+        for (const { event } of events) idempotency.observe(event.seq, event.hash, event.type, event.data, event.meta);
+        ref.engine?.durableHook(events, status);
+      },
     };
+    const wants = replayWants(machine, loaded);
     const scanStarted = performance.now();
     const log = await openWriter(dir, {
       registry: machine.registry,
       verifier,
-      onLine: (checked) => sink.line(checked),
+      onLine: (checked, offset, lineBytes) => {
+        sink.line(checked);
+        const e = checked.event;
+        if (e.meta !== undefined) idempotency.observe(e.seq, checked.hash, e.type, e.data as JsonObject, e.meta as JsonObject);
+        options.onScanLine?.(checked, offset, lineBytes);
+      },
       threads: options.threads ?? defaultThreads(),
       builtinRegistry: isBuiltin(options),
       ...(options.parallelBytesMin === undefined ? {} : { parallelBytesMin: options.parallelBytesMin }),
-      wants: replayWants(machine, loaded),
+      wants: options.onScanLine === undefined ? (seq, bytes) => wants(seq, bytes) || bytes.includes(idempotencyMarker) : () => true,
       hooks,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -136,7 +180,7 @@ export class Engine {
     }
     const head = log.writer.status();
     const stats = replayStats(machine, head, sink, loaded, { snapshot: snapshotMs, scan: performance.now() - scanStarted, total: performance.now() - started });
-    const engine = new Engine(log, machine, stats, options);
+    const engine = new Engine(log, machine, stats, options, idempotency);
     ref.engine = engine;
     options.logger?.info(stats, 'replay finished; ready');
     return engine;
@@ -150,18 +194,44 @@ export class Engine {
   /**
    * Runs one command: validate now (throws on malformed input, nothing written), decide at
    * stamping, resolve once durable. A guard's rejection rejects with STELE_E_REJECTED
-   * (`detail.reason`), after its decision record is durable.
+   * (`detail.reason`), after its decision record is durable. With `idempotencyKey`, see
+   * RunOptions.
    */
-  async run(input: unknown, options: AppendOptions = {}): Promise<CommandResult> {
+  async run(input: unknown, options: RunOptions = {}): Promise<CommandResult> {
     const command = this.machine.validate(input);
+    const key = options.idempotencyKey;
+    if (key === undefined) return this.#run(command, undefined, options);
+    checkIdempotencyKey(key);
+    checkCallerMeta(command.meta);
+    const requestHash = requestHashOf(command.cmd, (input as { data: unknown }).data);
+    const inflight = this.#inflight.get(key);
+    if (inflight !== undefined) {
+      if (inflight.requestHash !== requestHash) throw idempotencyMismatch(key);
+      return { ...(await inflight.promise), replayed: true };
+    }
+    const record = this.#idempotency.get(key);
+    if (record !== undefined) return this.#replay(key, record, requestHash);
+    const promise = this.#run(command, { idempotencyKey: key, requestHash }, options);
+    this.#inflight.set(key, { requestHash, promise });
+    try {
+      return await promise;
+    } finally {
+      this.#inflight.delete(key);
+    }
+  }
+
+  async #run(command: ValidCommand, idempotency: { idempotencyKey: string; requestHash: string } | undefined, options: AppendOptions): Promise<CommandResult> {
     await this.#ready();
     let result: JsonValue | undefined;
     const acks = await this.log.writer.command((seq): StampDecision => {
       const outcome = this.machine.decide(command, seq);
-      const meta = command.meta;
+      const meta: JsonObject | undefined = idempotency === undefined ? command.meta : { ...command.meta, ...idempotency };
       const inputs: AppendInput[] = outcome.events.map((e) => (meta === undefined ? e : { ...e, meta }));
       if (outcome.ok) {
         result = outcome.result;
+        // The first event of an idempotent command carries its result: a retry after a
+        // restart gets it back from the log.
+        if (idempotency !== undefined && result !== undefined && inputs.length > 0) inputs[0] = { ...inputs[0]!, meta: { ...meta, result } };
         return { inputs };
       }
       const r = outcome.rejection;
@@ -175,6 +245,41 @@ export class Engine {
       };
     }, options);
     return { acks, result };
+  }
+
+  /** The first response of a key, rebuilt from its record (the log). */
+  #replay(key: string, record: IdempotencyRecord, requestHash: string): CommandResult {
+    if (record.requestHash !== requestHash) throw idempotencyMismatch(key);
+    const r = record.rejection;
+    if (r !== undefined) {
+      throw steleError('STELE_E_REJECTED', `${r.cmd} was rejected: ${r.message}`, {
+        where: { path: r.path ?? 'data' },
+        fix: rejectionFix(r.reason),
+        detail: { reason: r.reason, cmd: r.cmd, recorded: true, replayed: true },
+      });
+    }
+    // The first acks carried the log size after their batch; batch boundaries are not in the
+    // log, so a replay states the log right after the request's last event (the same
+    // inclusion, provable against that root).
+    const size = record.acks[record.acks.length - 1]!.seq + 1;
+    const logRoot = this.log.writer.rootAt(size);
+    return { acks: record.acks.map((a) => ({ seq: a.seq, hash: a.hash, size, logRoot })), result: record.result, replayed: true };
+  }
+
+  /** Subscribes to durable batches (live views, streams); returns the unsubscribe function. */
+  onDurable(listener: DurableListener): () => void {
+    this.#durableListeners.add(listener);
+    return () => this.#durableListeners.delete(listener);
+  }
+
+  /** @internal The writer's durable hook. */
+  durableHook(events: readonly DurableEvent[], status: LogStatus): void {
+    for (const listener of this.#durableListeners) listener(events, status);
+  }
+
+  /** Idempotency keys known (from the log). */
+  get idempotencyKeys(): number {
+    return this.#idempotency.size;
   }
 
   /** Appends events directly (only `direct` types: kv.put, kv.delete, application types that allow it). */
@@ -255,12 +360,23 @@ export class Engine {
     }
     if (this.#snapshotDue) {
       this.#snapshotDue = false;
-      await this.log.writer.drain();
-      try {
-        this.#writeSnapshot();
-      } catch (err) {
-        this.#options.logger?.error({ err }, 'automatic snapshot failed; continuing without it');
-      }
+      this.#snapshotting = this.#autoSnapshot().finally(() => {
+        this.#snapshotting = undefined;
+      });
+    }
+    // Every caller waits for a due snapshot, not only the one that noticed it: callers then
+    // resume in the order they called, and commands are decided in submission order.
+    if (this.#snapshotting !== undefined) await this.#snapshotting;
+  }
+
+  #snapshotting: Promise<void> | undefined;
+
+  async #autoSnapshot(): Promise<void> {
+    await this.log.writer.drain();
+    try {
+      this.#writeSnapshot();
+    } catch (err) {
+      this.#options.logger?.error({ err }, 'automatic snapshot failed; continuing without it');
     }
   }
 
@@ -296,6 +412,12 @@ function checkEvery(name: string, value: number | undefined, min: number): void 
   if (!Number.isSafeInteger(value) || value < min || value > limits.everyEventsMax) {
     throw steleError('STELE_E_USAGE', `${name} must be an integer from ${min} to ${limits.everyEventsMax}`, { found: String(value), fix: `pass --${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} N` });
   }
+}
+
+function idempotencyMismatch(key: string): SteleError {
+  return steleError('STELE_E_IDEMPOTENCY_MISMATCH', `the idempotency key ${key} was already used for a different request`, {
+    fix: 'use a new key for a new request; a retry must resend exactly the first {cmd, data}',
+  });
 }
 
 function panicOf(fault: SteleError): SteleError {

@@ -33,7 +33,7 @@ export interface ReplayOptions extends MachineOptions {
   logger?: Logger;
   onProgress?: (bytesRead: number, bytesTotal: number) => void;
   /** Called after each line is reduced (forensic comparisons); a SteleError thrown stops the replay as a fault. */
-  afterLine?: (checked: CheckedLine, machine: StateMachine, frontier: LogTreeFrontier) => void;
+  afterLine?: (checked: CheckedLine, machine: StateMachine, frontier: LogTreeFrontier, at: { offset: number; bytes: number }) => void;
   /** Worker threads verifying the log while this thread reduces (default: one per core, up to 4; 1 = this thread only). */
   threads?: number;
   /** Smallest log scanned with worker threads (default 16 MiB: below it, starting workers costs more than it saves). */
@@ -135,9 +135,9 @@ export async function replayPaths(paths: DataPaths, options: ReplayOptions = {})
     onLine:
       afterLine === undefined
         ? (checked) => sink.line(checked)
-        : (checked) => {
+        : (checked, offset, bytes) => {
             sink.line(checked);
-            afterLine(checked, machine, verifier.frontier);
+            afterLine(checked, machine, verifier.frontier, { offset, bytes });
           },
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });

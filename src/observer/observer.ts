@@ -1,0 +1,288 @@
+/**
+ * `stele observe`: a read-only process that replays a data directory and follows its log
+ * live (DESIGN.md §8). It opens files read-only, takes no lock, and works on a directory it
+ * cannot write (a read-only copy or bind mount).
+ *
+ * Startup: the same replay as everything else (newest usable snapshot, the whole log
+ * verified), with every line also indexed into the views and the log tree kept in memory
+ * (for inclusion and consistency proofs; 64 bytes per event). Then a `LogTail` hands over
+ * each new complete line, which is verified exactly like at startup (chain, canonical form,
+ * schema, checkpoints) before it reaches the state, the views and the stream.
+ *
+ * Integrity: a damaged log at startup is served as panic (the state before the first
+ * fault, no following). A log that shrinks, is replaced, or changes bytes already read, or
+ * a new line that does not verify, raises the alarm: status, stream and log say so, and
+ * every data route answers 503 STELE_E_INTEGRITY_ALARM rather than serve views of bytes
+ * that are no longer there.
+ *
+ * The same class, without following, serves the read side of `stele serve` in panic mode.
+ */
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type { JsonObject } from '../canonical/json.js';
+import { isSteleError, steleError } from '../errors.js';
+import type { SteleError } from '../errors.js';
+import { toHex } from '../hash/hex.js';
+import { sha256 } from '../hash/sha256.js';
+import type { ChainVerifier } from '../log/chain.js';
+import { LogTreeFrontier, MemoryHashStore, proveConsistency, proveInclusion, treeHash } from '../merkle/log-tree.js';
+import { formatConsistencyProof, formatInclusionProof } from '../proof/format.js';
+import type { ConsistencyProof, InclusionProof } from '../proof/format.js';
+import type { StateMachine } from '../runtime/machine.js';
+import type { ReplayOptions } from '../runtime/replay.js';
+import { replayPaths } from '../runtime/replay.js';
+import { ReplaySink } from '../runtime/replay-sink.js';
+import { checkDataDir } from '../store/data-dir.js';
+import type { DataPaths } from '../store/data-dir.js';
+import { LogReader } from '../store/log-reader.js';
+import { VaultStore } from '../store/vault-store.js';
+import { LogViews } from '../views/live.js';
+import type { ReadSource, Role, StatusView } from '../service/source.js';
+import { eventJson } from '../service/source.js';
+import { StreamHub } from '../service/stream.js';
+import type { StreamEvent } from '../service/stream.js';
+import { LogTail } from './tail.js';
+import type { TailLine } from './tail.js';
+
+/** Bytes read per step when the audit re-hashes the whole log. */
+const auditChunkBytes = 1024 * 1024;
+
+export interface ObserverOptions extends Pick<ReplayOptions, 'modules' | 'registry' | 'snapshot' | 'threads' | 'parallelBytesMin'> {
+  logger?: Logger;
+  /** Follow the log live (default true); false serves the replayed state only (serve's panic mode). */
+  follow?: boolean;
+  /** Poll the file instead of fs.watch (network file systems, some bind mounts). */
+  usePolling?: boolean;
+  /** Period of the full re-hash of already-read bytes (ms; 0 = only when the file changed without growing). */
+  auditIntervalMs?: number;
+  /** Reported role: `observer`, or `writer` for serve in panic mode. */
+  role?: Role;
+  onProgress?: (bytesRead: number, bytesTotal: number) => void;
+}
+
+export class ObserverSource implements ReadSource {
+  readonly role: Role;
+  readonly views: LogViews;
+  readonly hub: StreamHub;
+  readonly vault: VaultStore;
+  readonly dataDir: string;
+  readonly #paths: DataPaths;
+  readonly #machine: StateMachine;
+  readonly #verifier: ChainVerifier;
+  readonly #sink: ReplaySink;
+  readonly #tree: MemoryHashStore;
+  readonly #reader: LogReader;
+  readonly #logger: Logger | undefined;
+  #integrity: StatusView['integrity'];
+  #tail: LogTail | undefined;
+  #lastCheckpoint: { seq: number } | undefined;
+
+  private constructor(
+    paths: DataPaths,
+    parts: { machine: StateMachine; verifier: ChainVerifier; tree: MemoryHashStore; views: LogViews; fault: SteleError | undefined; lastCheckpoint: { seq: number } | undefined },
+    options: ObserverOptions,
+  ) {
+    this.#paths = paths;
+    this.dataDir = paths.dir;
+    this.role = options.role ?? 'observer';
+    this.#machine = parts.machine;
+    this.#verifier = parts.verifier;
+    this.#tree = parts.tree;
+    this.views = parts.views;
+    this.#lastCheckpoint = parts.lastCheckpoint;
+    this.#logger = options.logger;
+    this.#sink = new ReplaySink(parts.machine, parts.verifier.frontier, undefined);
+    this.vault = new VaultStore(paths.dir, { readOnly: true });
+    this.#reader = new LogReader(paths.log);
+    this.#integrity = parts.fault === undefined ? { status: 'ok' } : { status: 'panic', fault: parts.fault.toJSON() };
+    this.hub = new StreamHub({
+      backlog: (after, max) => this.#backlog(after, max),
+      size: () => this.views.size,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+  }
+
+  static async open(dir: string, options: ObserverOptions = {}): Promise<ObserverSource> {
+    const paths = checkDataDir(dir, false);
+    const views = new LogViews();
+    const tree = new MemoryHashStore();
+    let lastCheckpoint: { seq: number } | undefined;
+    const replayed = await replayPaths(paths, {
+      ...options,
+      afterLine: (checked, _machine, _frontier, at) => {
+        tree.append(checked.treeHashes);
+        views.addEnvelope(checked.event, at.offset, at.bytes);
+        if (checked.event.type === 'stele.checkpoint') lastCheckpoint = { seq: checked.event.seq };
+      },
+    });
+    const observer = new ObserverSource(paths, { machine: replayed.machine, verifier: replayed.scan.verifier, tree, views, fault: replayed.fault, lastCheckpoint }, options);
+    if (replayed.fault !== undefined) {
+      options.logger?.error({ fault: replayed.fault.toJSON() }, 'the log is damaged: serving the state before the first fault, not following');
+    } else if (options.follow !== false) {
+      await observer.#follow(replayed.scan.endOffset, options);
+    }
+    options.logger?.info({ size: views.size, role: observer.role, following: observer.#tail !== undefined }, 'observer ready');
+    return observer;
+  }
+
+  async #follow(endOffset: number, options: ObserverOptions): Promise<void> {
+    const size = this.views.size;
+    const lastLine = size === 0 ? undefined : { offset: this.views.index.locate(size - 1).offset, bytes: Buffer.from(this.lines(size - 1, size)[0]!) };
+    this.#tail = new LogTail({
+      path: this.#paths.log,
+      startOffset: endOffset,
+      ...(lastLine === undefined ? {} : { lastLine }),
+      onLines: (lines) => this.#onLines(lines),
+      onAlarm: (err) => this.#alarm(err),
+      audit: () => this.#audit(),
+      ...(options.auditIntervalMs === undefined ? {} : { auditIntervalMs: options.auditIntervalMs }),
+      ...(options.usePolling === undefined ? {} : { usePolling: options.usePolling }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+    await this.#tail.start();
+  }
+
+  machine(): StateMachine {
+    return this.#machine;
+  }
+
+  /** Whether the data routes may answer (not after an integrity alarm). */
+  checkServable(): void {
+    if (this.#integrity.status !== 'alarm') return;
+    throw steleError('STELE_E_INTEGRITY_ALARM', 'the log changed under this observer; its views are no longer served', {
+      fix: 'run stele verify on the source data directory; restart the observer once the log is restored',
+      detail: { fault: this.#integrity.fault },
+    });
+  }
+
+  status(): StatusView {
+    const head = this.#verifier.head;
+    let fileBytes = this.views.endOffset;
+    try {
+      fileBytes = fs.statSync(this.#paths.log).size;
+    } catch {
+      // A removed log is reported by the tail's alarm; the lag is then unknown (0).
+    }
+    const consumed = this.#tail?.offset ?? this.views.endOffset;
+    return {
+      role: this.role,
+      size: head.size,
+      logRoot: this.#verifier.logRoot(),
+      stateRoot: this.#machine.stateRoot(),
+      headHash: head.headHash,
+      lastTs: head.lastTs,
+      entries: this.#machine.entries.size,
+      integrity: this.#integrity,
+      lag: { bytes: Math.max(0, fileBytes - consumed), pendingBytes: this.#tail?.pendingBytes ?? 0 },
+      indexed: { size: this.views.size },
+      checkpoints: { last: this.#lastCheckpoint ?? null, every: null },
+    };
+  }
+
+  lines(fromSeq: number, toSeq: number): Buffer[] {
+    return this.#reader.lines(this.views.index, fromSeq, toSeq);
+  }
+
+  proveInclusion(seq: number, size: number): InclusionProof {
+    const eventHash = sha256(this.lines(seq, seq + 1)[0]!);
+    return formatInclusionProof(seq, size, toHex(eventHash), toHex(treeHash(sha256, size, this.#tree)), proveInclusion(sha256, seq, size, this.#tree));
+  }
+
+  proveConsistency(size1: number, size2: number): ConsistencyProof {
+    return formatConsistencyProof(size1, size2, toHex(treeHash(sha256, size1, this.#tree)), toHex(treeHash(sha256, size2, this.#tree)), proveConsistency(sha256, size1, size2, this.#tree));
+  }
+
+  /** Forces a read of the log now (tests; the watcher does this by itself). */
+  async poll(): Promise<void> {
+    await this.#tail?.readNow();
+  }
+
+  async close(): Promise<void> {
+    await this.#tail?.close();
+    await this.hub.close();
+    this.#reader.close();
+  }
+
+  /** New complete lines from the tail: verified like at startup, then reduced, indexed, streamed. */
+  #onLines(lines: TailLine[]): void {
+    const frames: StreamEvent[] = [];
+    try {
+      for (const { offset, bytes } of lines) {
+        const checked = this.#verifier.check(bytes, 0, bytes.length, offset);
+        this.#sink.line(checked);
+        this.#tree.append(checked.treeHashes);
+        const event = checked.event;
+        this.views.addEnvelope(event, offset, bytes.length);
+        if (event.type === 'stele.checkpoint') this.#lastCheckpoint = { seq: event.seq };
+        frames.push({ seq: event.seq, json: eventJson(bytes.toString('utf8'), checked.hash) });
+      }
+    } finally {
+      // Lines verified before a fault are real: stream them, then let the fault raise the alarm.
+      if (frames.length > 0) {
+        this.hub.publishEvents(frames);
+        this.hub.publishStatus(this.status());
+      }
+    }
+  }
+
+  #alarm(err: SteleError): void {
+    this.#integrity = { status: 'alarm', fault: err.toJSON() };
+    this.#logger?.error({ alarm: err.toJSON() }, 'INTEGRITY ALARM: the log changed under the observer; data routes now answer 503');
+    this.hub.publishAlarm(err.toJSON());
+    this.hub.publishStatus(this.status());
+  }
+
+  /**
+   * Re-hashes every line read so far and compares the log root with the one the observer
+   * verified: catches a byte changed in place anywhere (same size). O(log) reads, run only
+   * when the file changed without growing, and on the audit period.
+   */
+  #audit(): SteleError | undefined {
+    const size = this.views.size;
+    if (size === 0) return undefined;
+    const end = this.views.endOffset;
+    const frontier = new LogTreeFrontier(sha256);
+    const fd = fs.openSync(this.#paths.log, 'r');
+    try {
+      const chunk = Buffer.allocUnsafe(auditChunkBytes);
+      let carry = Buffer.alloc(0);
+      let position = 0;
+      let seq = 0;
+      while (position < end) {
+        const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, end - position), position);
+        if (n === 0) break;
+        position += n;
+        const data = carry.length === 0 ? chunk.subarray(0, n) : Buffer.concat([carry, chunk.subarray(0, n)]);
+        let start = 0;
+        for (;;) {
+          const nl = data.indexOf(0x0a, start);
+          if (nl < 0) break;
+          frontier.append(sha256(data.subarray(start, nl)));
+          seq++;
+          start = nl + 1;
+        }
+        carry = Buffer.from(data.subarray(start));
+      }
+      if (seq !== size || toHex(frontier.root()) !== toHex(treeHash(sha256, size, this.#tree))) {
+        return steleError('STELE_E_INTEGRITY_ALARM', `bytes of the first ${size} events changed after the observer verified them`, {
+          where: { file: this.#paths.log },
+          fix: 'run stele verify on the source data directory to find the altered line; restart the observer once the log is restored',
+          detail: { kind: 'changed', linesFound: seq },
+        });
+      }
+      return undefined;
+    } catch (err) {
+      if (isSteleError(err)) return err;
+      return steleError('STELE_E_INTEGRITY_ALARM', `the log could not be re-read: ${(err as Error).message}`, { where: { file: this.#paths.log }, fix: 'check the data directory', detail: { kind: 'removed' } });
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  async #backlog(after: number, max: number): Promise<StreamEvent[]> {
+    const to = Math.min(this.views.size, after + 1 + max);
+    return Promise.resolve(this.lines(after + 1, to).map((bytes, i) => ({ seq: after + 1 + i, json: eventJson(bytes.toString('utf8'), toHex(sha256(bytes))) })));
+  }
+}
+
+export type { JsonObject };
