@@ -29,6 +29,7 @@ const scenarios = {
   canonical: () => import('./canonical.js'),
   merkle: () => import('./merkle.js'),
   state: () => import('./state.js'),
+  http: () => import('./http.js'),
 } satisfies Record<string, () => Promise<BenchScenario>>;
 
 type ScenarioName = keyof typeof scenarios;

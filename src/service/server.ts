@@ -97,7 +97,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   });
 
   const routes: ApiRoute[] = [...readRoutes(source), ...(writer === undefined ? [] : writeRoutes(writer))];
-  const doc = openApiDocument([...readRoutes(source), ...writeRoutes({ engine: () => { throw new Error('documentation only'); } }), openApiRoute], { version: options.version });
+  const doc = apiDocument(options.version);
   routes.push({ ...openApiRoute, handler: () => doc });
 
   const methodsByUrl = new Map<string, Set<string>>();
@@ -166,6 +166,15 @@ const openApiRoute: Omit<ApiRoute, 'handler'> & { handler: ApiRoute['handler'] }
   errors: [],
   handler: () => undefined,
 };
+
+/** The OpenAPI document of the whole API, as served at /v1/openapi.json and written by `stele schemas`. */
+export function apiDocument(version: string): Record<string, unknown> {
+  const describeOnly = (): never => {
+    throw new Error('documentation only');
+  };
+  // Describing a route needs no source: handlers are never called here.
+  return openApiDocument([...readRoutes({} as ReadSource), ...writeRoutes({ engine: describeOnly }), openApiRoute], { version });
+}
 
 function checkCommandType(request: FastifyRequest): void {
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

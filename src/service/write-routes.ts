@@ -123,7 +123,9 @@ type LineResult = ({ line: number } & { ok: true; cmd: string; result: JsonValue
  * (the writer decides queued commands first in, first out). One result per non-empty line.
  */
 async function runBatch(engine: Engine, body: Buffer): Promise<string> {
-  const pending: Promise<LineResult>[] = [];
+  // Split and count first, submit after: a batch over the limit is refused before any of
+  // its lines reaches the engine (a 413 must write nothing).
+  const lines: { bytes: Buffer; lineNumber: number }[] = [];
   let lineNumber = 0;
   let start = 0;
   while (start <= body.length) {
@@ -133,11 +135,12 @@ async function runBatch(engine: Engine, body: Buffer): Promise<string> {
     const bytes = body.subarray(start, end);
     start = end + 1;
     if (isBlank(bytes)) continue;
-    if (pending.length >= limits.requestCommandsMax) {
+    if (lines.length >= limits.requestCommandsMax) {
       throw steleError('STELE_E_BATCH_TOO_LARGE', `more than ${limits.requestCommandsMax} commands in one request`, { fix: `split the batch into requests of at most ${limits.requestCommandsMax} lines` });
     }
-    pending.push(runLine(engine, bytes, lineNumber));
+    lines.push({ bytes, lineNumber });
   }
+  const pending = lines.map((l) => runLine(engine, l.bytes, l.lineNumber));
   const results = await Promise.all(pending);
   let out = '';
   for (const r of results) out += `${JSON.stringify(r)}\n`;
