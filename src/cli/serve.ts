@@ -149,6 +149,7 @@ async function runService(source: ReadSource, writer: WriteTarget | undefined, d
   const url = `http://${host}:${port}`;
   printJson({ url, role: source.role, size: status.size, logRoot: status.logRoot, integrity: status.integrity.status, ...tokenInfo });
   logger.info({ url, role: source.role, size: status.size }, 'listening');
+  if (process.stderr.isTTY === true) process.stderr.write(`\nstele ${source.role === 'observer' ? 'observer (read-only)' : 'service'}: dashboard at ${url}/   API at ${url}/v1/   (Ctrl-C stops cleanly)\n\n`);
   if (listen.host !== '127.0.0.1' && listen.host !== '::1' && listen.host !== 'localhost') {
     logger.warn({ host: listen.host }, 'listening beyond loopback: put TLS in front (a reverse proxy); the bearer token travels in clear over plain HTTP');
   }

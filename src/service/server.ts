@@ -82,6 +82,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     return sendError(reply, steleError('STELE_E_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, { fix: 'see GET /v1/openapi.json for the routes' }));
   });
 
+  app.addHook('onRequest', (_request, reply, done) => {
+    void reply.header('x-content-type-options', 'nosniff');
+    void reply.header('x-stele-role', source.role);
+    done();
+  });
+
   // An observer is read-only by construction (DESIGN.md §8): refused before any body is read.
   if (writer === undefined) {
     app.addHook('onRequest', async (request, reply) => {
@@ -90,11 +96,6 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
       }
     });
   }
-  app.addHook('onSend', async (request, reply, payload) => {
-    void reply.header('x-content-type-options', 'nosniff');
-    void reply.header('x-stele-role', source.role);
-    return payload;
-  });
 
   const routes: ApiRoute[] = [...readRoutes(source), ...(writer === undefined ? [] : writeRoutes(writer))];
   const doc = apiDocument(options.version);

@@ -3,7 +3,7 @@
  * NDJSON batch) and bundle uploads. Every one needs the bearer token; each response is sent
  * only once its events are durable (the engine's group commit acknowledges after fsync).
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonObject, JsonValue } from '../canonical/json.js';
 import { parseJsonBytes } from '../canonical/json.js';
 import { isSteleError, steleError } from '../errors.js';
@@ -47,7 +47,7 @@ export function writeRoutes(target: WriteTarget): ApiRoute[] {
         }
         const command = parseCommand(parseJsonBytes(body), undefined);
         const key = headerKey(request);
-        const out = await engine.run(command.input, runOptions(command.expectedSeq, key));
+        const out = await markReplayedRefusal(reply, engine.run(command.input, runOptions(command.expectedSeq, key)));
         if (out.replayed === true) void reply.header('idempotent-replayed', 'true');
         return { ok: true, cmd: command.input.cmd, result: out.result ?? null, acks: out.acks, ...(out.replayed === true ? { replayed: true } : {}) };
       },
@@ -69,12 +69,26 @@ export function writeRoutes(target: WriteTarget): ApiRoute[] {
           throw steleError('STELE_E_INPUT_TOO_LARGE', `the media type is over ${limits.mediaTypeBytesMax} bytes`, { fix: 'send a shorter Content-Type' });
         }
         const key = headerKey(request);
-        const put = await putBundle(engine, bytes, mediaType, undefined, key === undefined ? {} : { idempotencyKey: key });
+        const put = await markReplayedRefusal(reply, putBundle(engine, bytes, mediaType, undefined, key === undefined ? {} : { idempotencyKey: key }));
         if (put.command.replayed === true) void reply.header('idempotent-replayed', 'true');
         return { ok: true, sha256: put.sha256, size: put.size, stored: put.stored, result: put.command.result ?? null, acks: put.command.acks };
       },
     },
   ];
+}
+
+/**
+ * A replayed rejection is an error like the first response, and carries the same
+ * `Idempotent-Replayed: true` header as a replayed success (the error handler keeps the
+ * headers already set on the reply).
+ */
+async function markReplayedRefusal<T>(reply: FastifyReply, run: Promise<T>): Promise<T> {
+  try {
+    return await run;
+  } catch (err) {
+    if (isSteleError(err) && err.detail?.['replayed'] === true) void reply.header('idempotent-replayed', 'true');
+    throw err;
+  }
 }
 
 function isNdjson(request: FastifyRequest): boolean {

@@ -136,7 +136,9 @@ export class WriterSource implements ReadSource, WriteTarget {
       frames.push({ seq: event.seq, json: eventJson(line, event.hash) });
     }
     this.hub.publishEvents(frames);
-    this.hub.publishStatus(this.status());
+    // The status costs a state root (rehashing the paths the batch touched): only when
+    // someone is listening.
+    if (this.hub.clients > 0) this.hub.publishStatus(this.status());
   }
 
   /** Indexes lines the views missed (appended by the open before the listener existed). */
