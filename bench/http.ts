@@ -38,7 +38,7 @@ const durationS = quick ? 2 : 10;
 const token = 'bench-token-0123456789abcdef';
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const batchCommands = 1000;
-const streamSamples = quick ? 200 : 2000;
+const streamSamples = Number(process.env['STELE_BENCH_STREAM_SAMPLES'] ?? (quick ? 200 : 2000));
 const streamIntervalMs = 5;
 
 const targets_ = { singleRate: 20_000, batchEvents: 150_000, sseP99Ms: 50 };
@@ -129,9 +129,11 @@ async function streamLatency(writer: string, observer: string): Promise<{ observ
           while ((at = buf.indexOf('\n\n')) >= 0) {
             const frame = buf.slice(0, at);
             buf = buf.slice(at + 2);
-            const id = /^id: ?(\d+)$/m.exec(frame);
-            if (id === null) continue;
-            const t0 = sentAt.get(Number(id[1]));
+            // Matched by the command's key, not by seq: checkpoints and requests of earlier
+            // phases still finishing shift the seqs.
+            const key = /"key":"stream-(\d+)"/.exec(frame);
+            if (key === null) continue;
+            const t0 = sentAt.get(Number(key[1]));
             if (t0 !== undefined) into.push(now - t0);
           }
         });
@@ -139,13 +141,18 @@ async function streamLatency(writer: string, observer: string): Promise<{ observ
       clients.push(req);
     });
   await Promise.all([listen(observer, got.observer), listen(writer, got.writer)]);
-  const status = JSON.parse(await get(`${writer}/v1/status`)) as { size: number };
-  let next = status.size;
+  // Requests of the earlier phases that autocannon left in flight are still being written:
+  // wait for a quiet log, so they do not queue ahead of the measured commands.
+  let size = -1;
+  for (;;) {
+    const now = (JSON.parse(await get(`${writer}/v1/status`)) as { size: number }).size;
+    if (now === size) break;
+    size = now;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   for (let i = 0; i < streamSamples; i++) {
-    // One command = one event (kv.put); its seq is the size before it, as nothing else writes.
-    sentAt.set(next, performance.now());
-    const seq = next++;
-    void post(`${writer}/v1/commands`, JSON.stringify({ cmd: 'kv.put', data: { key: `stream-${seq}`, value: i } }));
+    sentAt.set(i, performance.now());
+    void post(`${writer}/v1/commands`, JSON.stringify({ cmd: 'kv.put', data: { key: `stream-${i}`, value: i } }));
     await new Promise((r) => setTimeout(r, streamIntervalMs));
   }
   const deadline = performance.now() + 10_000;

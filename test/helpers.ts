@@ -4,6 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onTestFinished } from 'vitest';
+import { isSteleError } from '../src/errors.js';
+import type { SteleError } from '../src/errors.js';
+import { initDataDir } from '../src/store/data-dir.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -35,4 +39,24 @@ export function jsonLines(text: string): unknown[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as unknown);
+}
+
+/** A fresh, initialised data directory (`<tmp>/data`), removed when the current test finishes. */
+export function newDataDir(): string {
+  const root = tempDir();
+  onTestFinished(() => fs.rmSync(root, { recursive: true, force: true }));
+  const data = path.join(root, 'data');
+  initDataDir(data);
+  return data;
+}
+
+/** The SteleError a promise rejects with; fails the test if it resolves or rejects with anything else. */
+export async function caughtSteleError(promise: Promise<unknown>): Promise<SteleError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isSteleError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected a SteleError');
 }

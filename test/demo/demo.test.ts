@@ -9,31 +9,19 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fillDemo, startTrickle } from '../../src/demo/demo.js';
 import type { Trickle } from '../../src/demo/demo.js';
-import { isSteleError } from '../../src/errors.js';
-import type { SteleError } from '../../src/errors.js';
 import { Engine } from '../../src/runtime/engine.js';
 import { replayDir } from '../../src/runtime/replay.js';
 import { verifyDir } from '../../src/runtime/verify.js';
-import { initDataDir } from '../../src/store/data-dir.js';
 import { VaultStore } from '../../src/store/vault-store.js';
-import { tempDir } from '../helpers.js';
+import { caughtSteleError, newDataDir } from '../helpers.js';
 
-const dirs: string[] = [];
 const engines: Engine[] = [];
 const trickles: Trickle[] = [];
 afterEach(async () => {
   for (const t of trickles.splice(0)) await t.stop();
   for (const e of engines.splice(0)) await e.close();
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function newDir(): string {
-  const root = tempDir();
-  dirs.push(root);
-  const data = path.join(root, 'data');
-  initDataDir(data);
-  return data;
-}
 
 async function openEngine(data: string): Promise<Engine> {
   const engine = await Engine.open(data);
@@ -60,15 +48,6 @@ function content(all: Line[]): unknown[] {
   return all.map((l) => (l.type === 'stele.checkpoint' ? { type: l.type, size: l.data['size'], stateRoot: l.data['stateRoot'] } : { type: l.type, data: l.data }));
 }
 
-async function caught(promise: Promise<unknown>): Promise<SteleError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSteleError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SteleError');
-}
 
 /** Waits for `condition`, polling; fails after `timeoutMs` (a bound on a hang, not a timing assertion). */
 async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
@@ -89,7 +68,7 @@ describe('fillDemo', () => {
   it('is deterministic: the same seed gives the same events and state root; another seed does not', async () => {
     const runs: { all: Line[]; stateRoot: string }[] = [];
     for (const seed of [7, 7, 8]) {
-      const data = newDir();
+      const data = newDataDir();
       const engine = await openEngine(data);
       const summary = await fillDemo(engine, { seed, commands: 2_000, bundles: 5 });
       runs.push({ all: lines(data), stateRoot: summary.stateRoot });
@@ -104,7 +83,7 @@ describe('fillDemo', () => {
   });
 
   it('reports counts that match the log, stores verifiable bundles (some deduplicated) and refuses a log that is not empty', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const engine = await openEngine(data);
     const progress: [number, number][] = [];
     const summary = await fillDemo(engine, { seed: 42, commands: 3_000, bundles: 8, onProgress: (done, total) => progress.push([done, total]) });
@@ -145,7 +124,7 @@ describe('fillDemo', () => {
     expect(JSON.parse((await vault.get(json.data['sha256'] as string)).toString('utf8'))).toMatchObject({ report: 'settlement' });
 
     // A second fill would pile made-up transfers onto real data: refused, nothing written.
-    const again = await caught(fillDemo(engine, { commands: 10 }));
+    const again = await caughtSteleError(fillDemo(engine, { commands: 10 }));
     expect(again.code).toBe('STELE_E_DATA_DIR_NOT_EMPTY');
     expect(engine.status().size).toBe(summary.size);
 
@@ -156,7 +135,7 @@ describe('fillDemo', () => {
   });
 
   it('gives the audit dashboard executions, attacks of several types and layers, telemetry and rejections', async () => {
-    const engine = await openEngine(newDir());
+    const engine = await openEngine(newDataDir());
     const summary = await fillDemo(engine, { commands: 2_000, bundles: 0 });
     expect(summary.bundles).toBe(0);
     const stats = engine.machine.view('audit', 'stats') as {
@@ -180,9 +159,9 @@ describe('fillDemo', () => {
   });
 
   it('refuses bad options before writing anything', async () => {
-    const engine = await openEngine(newDir());
+    const engine = await openEngine(newDataDir());
     for (const options of [{ commands: -1 }, { commands: 1.5 }, { bundles: 100_000 }, { seed: -3 }]) {
-      expect((await caught(fillDemo(engine, options))).code).toBe('STELE_E_USAGE');
+      expect((await caughtSteleError(fillDemo(engine, options))).code).toBe('STELE_E_USAGE');
     }
     expect(() => startTrickle(engine, { ratePerSecond: 0 })).toThrow(expect.objectContaining({ code: 'STELE_E_USAGE' }));
     expect(() => startTrickle(engine, { ratePerSecond: Number.NaN })).toThrow(expect.objectContaining({ code: 'STELE_E_USAGE' }));
@@ -192,7 +171,7 @@ describe('fillDemo', () => {
 
 describe('startTrickle', () => {
   it('keeps appending to a filled log until stopped, without reusing its ids, and appends nothing after stop', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const engine = await openEngine(data);
     const filled = await fillDemo(engine, { commands: 500, bundles: 1 });
 
@@ -222,7 +201,7 @@ describe('startTrickle', () => {
   });
 
   it('stops by itself when the engine closes underneath it', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const engine = await Engine.open(data);
     const trickle = startTrickle(engine, { ratePerSecond: 200 });
     trickles.push(trickle);

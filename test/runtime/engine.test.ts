@@ -5,43 +5,21 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalize } from '../../src/canonical/json.js';
 import { isSteleError } from '../../src/errors.js';
-import type { SteleError } from '../../src/errors.js';
 import { openWriter } from '../../src/log/open.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { StateMachine } from '../../src/runtime/machine.js';
 import { replayDir } from '../../src/runtime/replay.js';
 import { createSnapshot, verifySnapshots } from '../../src/runtime/snapshots.js';
 import { verifyDir } from '../../src/runtime/verify.js';
-import { initDataDir } from '../../src/store/data-dir.js';
 import { listSnapshots } from '../../src/store/snapshot-store.js';
 import { takeCommands } from '../../src/workload/generate.js';
-import { tempDir } from '../helpers.js';
+import { caughtSteleError, newDataDir } from '../helpers.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
 
-function newDir(): string {
-  const root = tempDir();
-  dirs.push(root);
-  const data = path.join(root, 'data');
-  initDataDir(data);
-  return data;
-}
 
-async function caught(promise: Promise<unknown>): Promise<SteleError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSteleError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SteleError');
-}
 
 function lines(data: string): { seq: number; type: string; data: Record<string, unknown> }[] {
   return fs
@@ -67,27 +45,27 @@ async function runAll(engine: Engine, commands: readonly unknown[]): Promise<voi
 
 describe('Engine', () => {
   it('runs commands through deciders, acknowledges durable events and records rejections', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const engine = await Engine.open(data, { checkpointEvery: 1000 });
     const opened = await engine.run({ cmd: 'ledger.open', data: { account: 'alice' } });
     expect(opened.result).toEqual({ account: 'alice' });
     expect(opened.acks).toHaveLength(1);
     await engine.run({ cmd: 'ledger.open', data: { account: 'bob' } });
     await engine.run({ cmd: 'ledger.deposit', data: { id: 'd1', account: 'alice', amount: '100' } });
-    const rejected = await caught(engine.run({ cmd: 'ledger.transfer', data: { id: 't1', from: 'alice', to: 'bob', amount: '101' } }, {}));
+    const rejected = await caughtSteleError(engine.run({ cmd: 'ledger.transfer', data: { id: 't1', from: 'alice', to: 'bob', amount: '101' } }, {}));
     expect(rejected.code).toBe('STELE_E_REJECTED');
     expect(rejected.detail).toMatchObject({ reason: 'LEDGER_INSUFFICIENT_FUNDS', recorded: true });
     const sizeBefore = engine.status().size;
     // Malformed input is refused before anything is written.
-    expect((await caught(engine.run({ cmd: 'ledger.transfer', data: { id: 't2', from: 'alice', to: 'bob', amount: '1.5' } }))).code).toBe('STELE_E_SCHEMA');
-    expect((await caught(engine.run({ cmd: 'ledger.nope', data: {} }))).code).toBe('STELE_E_UNKNOWN_COMMAND');
-    expect((await caught(engine.append([{ type: 'ledger.deposited', data: { id: 'x', account: 'alice', amount: '5' } }]))).code).toBe('STELE_E_NOT_DIRECT');
+    expect((await caughtSteleError(engine.run({ cmd: 'ledger.transfer', data: { id: 't2', from: 'alice', to: 'bob', amount: '1.5' } }))).code).toBe('STELE_E_SCHEMA');
+    expect((await caughtSteleError(engine.run({ cmd: 'ledger.nope', data: {} }))).code).toBe('STELE_E_UNKNOWN_COMMAND');
+    expect((await caughtSteleError(engine.append([{ type: 'ledger.deposited', data: { id: 'x', account: 'alice', amount: '5' } }]))).code).toBe('STELE_E_NOT_DIRECT');
     expect(engine.status().size).toBe(sizeBefore);
     // Direct appends of kv events reach the state.
     await engine.append([{ type: 'kv.put', data: { key: 'k', value: [1] } }]);
     expect(engine.machine.entries.get('kv:k')).toEqual([1]);
     // Optimistic concurrency.
-    expect((await caught(engine.run({ cmd: 'kv.put', data: { key: 'k', value: 2 } }, { expectedSize: 3 }))).code).toBe('STELE_E_CONFLICT');
+    expect((await caughtSteleError(engine.run({ cmd: 'kv.put', data: { key: 'k', value: 2 } }, { expectedSize: 3 }))).code).toBe('STELE_E_CONFLICT');
     const root = engine.status().stateRoot;
     await engine.close();
     const types = lines(data).map((l) => l.type);
@@ -100,7 +78,7 @@ describe('Engine', () => {
   });
 
   it('writes a checkpoint every checkpointEvery events; verify recomputes every one', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const engine = await Engine.open(data, { checkpointEvery: 10 });
     await runAll(engine, takeCommands(95, { seed: 3, accounts: 8, keys: 8 }));
     await engine.close();
@@ -116,7 +94,7 @@ describe('Engine', () => {
   });
 
   it('a checkpoint with a wrong state root is reported by verify and stops the writer (panic), reads still work', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const engine = await Engine.open(data);
     await engine.run({ cmd: 'kv.put', data: { key: 'a', value: 1 } });
     await engine.close();
@@ -128,7 +106,7 @@ describe('Engine', () => {
     const report = await verifyDir(data);
     expect(report.ok).toBe(false);
     expect(report.fault).toMatchObject({ code: 'STELE_E_CHECKPOINT_MISMATCH', seq: 2, line: 3 });
-    const err = await caught(Engine.open(data));
+    const err = await caughtSteleError(Engine.open(data));
     expect(err.code).toBe('STELE_E_PANIC');
     expect(err.where).toMatchObject({ seq: 2 });
     const replayed = await replayDir(data);
@@ -137,7 +115,7 @@ describe('Engine', () => {
   });
 
   it('a checkpoint with a wrong log root is a mismatch too', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const opened = await openWriter(data);
     await opened.writer.append({ type: 'kv.put', data: { key: 'a', value: 1 } });
     await opened.writer.appendSystem({ type: 'stele.checkpoint', v: 1, data: { size: 1, logRoot: 'cd'.repeat(32), stateRoot: 'ab'.repeat(32) } });
@@ -148,7 +126,7 @@ describe('Engine', () => {
   });
 
   it('snapshot + tail gives exactly the state of a full replay; two snapshots of the same log are byte-identical', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const commands = takeCommands(400, { seed: 11, accounts: 20, keys: 15 });
     const engine = await Engine.open(data, { checkpointEvery: 50 });
     await runAll(engine, commands.slice(0, 250));
@@ -166,7 +144,7 @@ describe('Engine', () => {
     // A snapshot created again by another process path: byte-identical to the engine's.
     const bytes = fs.readFileSync(file);
     fs.rmSync(file);
-    const other = newDir();
+    const other = newDataDir();
     fs.rmSync(other, { recursive: true });
     fs.cpSync(data, other, { recursive: true });
     // Cut the copy's log back to the snapshot's size, then snapshot it read-only.
@@ -182,7 +160,7 @@ describe('Engine', () => {
 
   describe('a damaged snapshot fails startup naming the file', () => {
     async function withSnapshot(): Promise<{ data: string; file: string }> {
-      const data = newDir();
+      const data = newDataDir();
       const engine = await Engine.open(data);
       await runAll(engine, takeCommands(60, { seed: 5, accounts: 6, keys: 6 }));
       const file = await engine.snapshot();
@@ -206,7 +184,7 @@ describe('Engine', () => {
       it(name, async () => {
         const { data, file } = await withSnapshot();
         damage(file);
-        const err = await caught(Engine.open(data));
+        const err = await caughtSteleError(Engine.open(data));
         expect(err.code).toBe('STELE_E_SNAPSHOT_INVALID');
         expect(err.where.file).toBe(path.join('snapshots', path.basename(file)));
         expect(err.fix).toContain('--no-snapshot');
@@ -219,7 +197,7 @@ describe('Engine', () => {
 
     it('a valid snapshot of another log (same size) is a mismatch', async () => {
       const a = await withSnapshot();
-      const b = newDir();
+      const b = newDataDir();
       const engine = await Engine.open(b);
       await runAll(engine, takeCommands(150, { seed: 99, accounts: 6, keys: 6 }));
       await engine.close();
@@ -228,7 +206,7 @@ describe('Engine', () => {
       expect(lines(b).length).toBeGreaterThanOrEqual(size);
       fs.mkdirSync(path.join(b, 'snapshots'), { recursive: true });
       fs.copyFileSync(a.file, path.join(b, 'snapshots', path.basename(a.file)));
-      const err = await caught(Engine.open(b));
+      const err = await caughtSteleError(Engine.open(b));
       expect(err.code).toBe('STELE_E_SNAPSHOT_INVALID');
       expect(err.message).toContain('head hash');
       expect(err.where.file).toBe(path.join('snapshots', path.basename(a.file)));
@@ -240,14 +218,14 @@ describe('Engine', () => {
       const logLines = fs.readFileSync(path.join(data, 'events.ndjson'), 'utf8').split('\n').slice(0, size - 5);
       fs.writeFileSync(path.join(data, 'events.ndjson'), logLines.join('\n') + '\n');
       fs.rmSync(path.join(data, 'index'), { recursive: true, force: true });
-      const err = await caught(Engine.open(data));
+      const err = await caughtSteleError(Engine.open(data));
       expect(err.code).toBe('STELE_E_SNAPSHOT_INVALID');
       expect(err.message).toContain('the log has only');
     });
   });
 
   it('writes automatic snapshots every snapshotEvery events', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const engine = await Engine.open(data, { snapshotEvery: 40 });
     for (const c of takeCommands(100, { seed: 8, accounts: 5, keys: 5 })) await engine.run(c).catch(() => undefined);
     await engine.close();
@@ -258,7 +236,7 @@ describe('Engine', () => {
 
 describe('Engine.open cleans up', () => {
   it('removes temp files of interrupted snapshot and bundle writes', async () => {
-    const data = newDir();
+    const data = newDataDir();
     fs.mkdirSync(path.join(data, 'snapshots'), { recursive: true });
     fs.writeFileSync(path.join(data, 'snapshots', '0000000000000007.ndjson.tmp-123'), 'partial');
     const engine = await Engine.open(data);
@@ -269,7 +247,7 @@ describe('Engine.open cleans up', () => {
 
 describe('a failed batch', () => {
   it('leaves no trace in the state: the engine rebuilds it from the log before the next command', async () => {
-    const data = newDir();
+    const data = newDataDir();
     const engine = await Engine.open(data);
     await engine.run({ cmd: 'ledger.open', data: { account: 'a' } });
     await engine.run({ cmd: 'ledger.deposit', data: { id: 'd1', account: 'a', amount: '10' } });

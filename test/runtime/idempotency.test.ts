@@ -5,35 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { isSteleError } from '../../src/errors.js';
-import type { SteleError } from '../../src/errors.js';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/runtime/engine.js';
-import { initDataDir } from '../../src/store/data-dir.js';
-import { tempDir } from '../helpers.js';
+import { caughtSteleError, newDataDir } from '../helpers.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
 
-function newDir(): string {
-  const root = tempDir();
-  dirs.push(root);
-  const data = path.join(root, 'data');
-  initDataDir(data);
-  return data;
-}
 
-async function caught(promise: Promise<unknown>): Promise<SteleError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isSteleError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a SteleError');
-}
 
 function logLines(data: string): string[] {
   return fs.readFileSync(path.join(data, 'events.ndjson'), 'utf8').split('\n').filter((l) => l !== '');
@@ -43,7 +20,7 @@ const put = { cmd: 'kv.put', data: { key: 'colour', value: 'blue' } };
 
 describe('idempotency keys', () => {
   it('a retry gets the first response and appends nothing', async () => {
-    const dir = newDir();
+    const dir = newDataDir();
     const engine = await Engine.open(dir);
     try {
       const first = await engine.run(put, { idempotencyKey: 'req-1' });
@@ -66,7 +43,7 @@ describe('idempotency keys', () => {
   });
 
   it('a retry after a restart (started from a snapshot taken after the first) gets the same response', async () => {
-    const dir = newDir();
+    const dir = newDataDir();
     let first;
     let engine = await Engine.open(dir);
     try {
@@ -95,12 +72,12 @@ describe('idempotency keys', () => {
   });
 
   it('the same key with another request is refused and writes nothing', async () => {
-    const dir = newDir();
+    const dir = newDataDir();
     const engine = await Engine.open(dir);
     try {
       await engine.run(put, { idempotencyKey: 'req-1' });
       const size = engine.status().size;
-      const err = await caught(engine.run({ cmd: 'kv.put', data: { key: 'colour', value: 'red' } }, { idempotencyKey: 'req-1' }));
+      const err = await caughtSteleError(engine.run({ cmd: 'kv.put', data: { key: 'colour', value: 'red' } }, { idempotencyKey: 'req-1' }));
       expect(err.code).toBe('STELE_E_IDEMPOTENCY_MISMATCH');
       expect(engine.status().size).toBe(size);
     } finally {
@@ -109,14 +86,14 @@ describe('idempotency keys', () => {
   });
 
   it('a rejected command replays its rejection, also after a restart', async () => {
-    const dir = newDir();
+    const dir = newDataDir();
     let engine = await Engine.open(dir);
     const overdraft = { cmd: 'ledger.withdraw', data: { id: 'w1', account: 'bob', amount: '5' } };
     try {
       await engine.run({ cmd: 'ledger.open', data: { account: 'bob' } });
-      const err = await caught(engine.run(overdraft, { idempotencyKey: 'w-1' }));
+      const err = await caughtSteleError(engine.run(overdraft, { idempotencyKey: 'w-1' }));
       expect(err.code).toBe('STELE_E_REJECTED');
-      const again = await caught(engine.run(overdraft, { idempotencyKey: 'w-1' }));
+      const again = await caughtSteleError(engine.run(overdraft, { idempotencyKey: 'w-1' }));
       expect(again.code).toBe('STELE_E_REJECTED');
       expect(again.detail?.['reason']).toBe(err.detail?.['reason']);
     } finally {
@@ -125,7 +102,7 @@ describe('idempotency keys', () => {
     const size = logLines(dir).length;
     engine = await Engine.open(dir);
     try {
-      const again = await caught(engine.run(overdraft, { idempotencyKey: 'w-1' }));
+      const again = await caughtSteleError(engine.run(overdraft, { idempotencyKey: 'w-1' }));
       expect(again.code).toBe('STELE_E_REJECTED');
       expect(again.detail?.['replayed']).toBe(true);
     } finally {
@@ -135,7 +112,7 @@ describe('idempotency keys', () => {
   });
 
   it('concurrent requests with one key run once', async () => {
-    const dir = newDir();
+    const dir = newDataDir();
     const engine = await Engine.open(dir);
     try {
       const results = await Promise.all(Array.from({ length: 20 }, () => engine.run(put, { idempotencyKey: 'same' })));
@@ -148,13 +125,13 @@ describe('idempotency keys', () => {
   });
 
   it('refuses malformed keys and reserved meta fields before writing', async () => {
-    const dir = newDir();
+    const dir = newDataDir();
     const engine = await Engine.open(dir);
     try {
-      expect((await caught(engine.run(put, { idempotencyKey: '' }))).code).toBe('STELE_E_USAGE');
-      expect((await caught(engine.run(put, { idempotencyKey: 'has space' }))).code).toBe('STELE_E_USAGE');
-      expect((await caught(engine.run(put, { idempotencyKey: 'x'.repeat(129) }))).code).toBe('STELE_E_USAGE');
-      expect((await caught(engine.run({ ...put, meta: { idempotencyKey: 'k' } }, { idempotencyKey: 'k' }))).code).toBe('STELE_E_SCHEMA');
+      expect((await caughtSteleError(engine.run(put, { idempotencyKey: '' }))).code).toBe('STELE_E_USAGE');
+      expect((await caughtSteleError(engine.run(put, { idempotencyKey: 'has space' }))).code).toBe('STELE_E_USAGE');
+      expect((await caughtSteleError(engine.run(put, { idempotencyKey: 'x'.repeat(129) }))).code).toBe('STELE_E_USAGE');
+      expect((await caughtSteleError(engine.run({ ...put, meta: { idempotencyKey: 'k' } }, { idempotencyKey: 'k' }))).code).toBe('STELE_E_SCHEMA');
       expect(engine.status().size).toBe(0);
     } finally {
       await engine.close();
