@@ -308,7 +308,7 @@ program
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--port <port>', 'port (0: any free port)', portArg, observePortDefault)
   .option('--poll', 'poll the log file instead of using file system events (network file systems, some bind mounts)')
-  .option('--audit-interval-ms <ms>', 're-hash the whole log this often to catch in-place changes (0: only when the file changes without growing)', intArg('--audit-interval-ms'))
+  .option('--audit-interval-ms <ms>', 'period of the rolling re-hash that catches in-place changes, 8 MiB of log per run (default 2000; 0: only when the file changes without growing)', intArg('--audit-interval-ms'))
   .action(
     run((opts: { host: string; port: number; poll?: boolean; auditIntervalMs?: number }) =>
       observeCommand(dataDir(), cliLogger('info'), flags(), listenFlags(opts), { poll: opts.poll === true, ...(opts.auditIntervalMs === undefined ? {} : { auditIntervalMs: opts.auditIntervalMs }) }),

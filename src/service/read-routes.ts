@@ -13,7 +13,6 @@ import { fromHex } from '../hash/hex.js';
 import { sha256, sha256Hex } from '../hash/sha256.js';
 import { limits } from '../limits.js';
 import { formatStateProof } from '../proof/state-proof.js';
-import { VaultStore } from '../store/vault-store.js';
 import { tsToMs } from '../views/log-index.js';
 import type { RouteDoc } from './openapi.js';
 import {
@@ -281,5 +280,3 @@ function typeOfLine(bytes: Buffer): string {
   const end = bytes.indexOf(0x22, start);
   return bytes.toString('utf8', start, end);
 }
-
-export { VaultStore };
