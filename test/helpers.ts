@@ -60,3 +60,13 @@ export async function caughtSteleError(promise: Promise<unknown>): Promise<Stele
   }
   throw new Error('expected a SteleError');
 }
+
+/** The code of the SteleError `fn` throws, `'ok'` when it returns, or the text of any other throw. */
+export function errorCodeOf(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (err) {
+    return isSteleError(err) ? err.code : String(err);
+  }
+}

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { formatWhere } from '../errors.js';
 import { Engine } from '../runtime/engine.js';
+import type { EngineOptions } from '../runtime/engine.js';
 import type { Replayed } from '../runtime/replay.js';
 import { replayDir } from '../runtime/replay.js';
 import { progressBar } from './output.js';
@@ -16,15 +17,19 @@ export interface EngineFlags {
   snapshotEvery?: number;
 }
 
-export async function withEngine<T>(dir: string, logger: Logger, flags: EngineFlags, body: (engine: Engine) => Promise<T>): Promise<T> {
-  const bar = progressBar('replay', true);
-  const engine = await Engine.open(dir, {
+/** The engine options of the global flags. */
+export function engineOptions(logger: Logger, flags: EngineFlags): EngineOptions {
+  return {
     logger,
     snapshot: flags.snapshot,
-    onProgress: bar.update,
     ...(flags.checkpointEvery === undefined ? {} : { checkpointEvery: flags.checkpointEvery }),
     ...(flags.snapshotEvery === undefined ? {} : { snapshotEvery: flags.snapshotEvery }),
-  }).finally(() => bar.stop());
+  };
+}
+
+export async function withEngine<T>(dir: string, logger: Logger, flags: EngineFlags, body: (engine: Engine) => Promise<T>): Promise<T> {
+  const bar = progressBar('replay', true);
+  const engine = await Engine.open(dir, { ...engineOptions(logger, flags), onProgress: bar.update }).finally(() => bar.stop());
   try {
     return await body(engine);
   } finally {

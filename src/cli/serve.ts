@@ -16,7 +16,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { isSteleError } from '../errors.js';
+import { isSteleError, steleError } from '../errors.js';
 import type { SteleError } from '../errors.js';
 import { fillDemo, startTrickle } from '../demo/demo.js';
 import type { Trickle } from '../demo/demo.js';
@@ -29,6 +29,7 @@ import type { WriteTarget } from '../service/write-routes.js';
 import { WriterSource } from '../service/writer-source.js';
 import { initDataDir } from '../store/data-dir.js';
 import type { EngineFlags } from './engine.js';
+import { engineOptions } from './engine.js';
 import { exitCodes, printJson, progressBar } from './output.js';
 
 export const version = '0.1.0';
@@ -92,15 +93,6 @@ export async function demoCommand(dir: string, logger: Logger, flags: EngineFlag
   return runService(source, source, paths.dir, logger, listen, { trickle });
 }
 
-function engineOptions(logger: Logger, flags: EngineFlags) {
-  return {
-    logger,
-    snapshot: flags.snapshot,
-    ...(flags.checkpointEvery === undefined ? {} : { checkpointEvery: flags.checkpointEvery }),
-    ...(flags.snapshotEvery === undefined ? {} : { snapshotEvery: flags.snapshotEvery }),
-  };
-}
-
 /** Opens the writer; a damaged log gives the read side in panic mode and a writer that refuses with the fault. */
 async function openWriterOrPanic(dir: string, logger: Logger, flags: EngineFlags): Promise<{ source: ReadSource; writer: WriteTarget }> {
   const bar = progressBar('replay', true);
@@ -121,6 +113,16 @@ async function openWriterOrPanic(dir: string, logger: Logger, flags: EngineFlags
   }
 }
 
+/** A socket that cannot be bound (port taken, no permission, unknown host) as a usage error. */
+function listenError(err: unknown, listen: ListenFlags): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL' && code !== 'ENOTFOUND') return err;
+  return steleError('STELE_E_USAGE', `cannot listen on ${listen.host}:${listen.port}: ${(err as Error).message}`, {
+    fix: code === 'EADDRINUSE' ? 'another process uses this port: stop it, or pass another --port (0 picks a free one)' : 'pass a local address with --host and a port above 1023 with --port',
+    detail: { code },
+  });
+}
+
 async function runService(source: ReadSource, writer: WriteTarget | undefined, dir: string, logger: Logger, listen: ListenFlags, extra: { trickle?: Trickle | undefined }): Promise<number> {
   let token: string | undefined;
   let tokenInfo: Record<string, unknown> = {};
@@ -136,7 +138,9 @@ async function runService(source: ReadSource, writer: WriteTarget | undefined, d
   let app: FastifyInstance;
   try {
     app = await createServer({ source, ...(writer === undefined ? {} : { writer }), ...(token === undefined ? {} : { token }), logger, version });
-    await app.listen({ host: listen.host, port: listen.port });
+    await app.listen({ host: listen.host, port: listen.port }).catch((err: unknown) => {
+      throw listenError(err, listen);
+    });
   } catch (err) {
     await extra.trickle?.stop();
     await source.close();

@@ -210,6 +210,8 @@ export class ObserverSource implements ReadSource {
   /** New complete lines from the tail: verified like at startup, then reduced, indexed, streamed. */
   #onLines(lines: TailLine[]): void {
     const frames: StreamEvent[] = [];
+    // Frames are only for stream clients; a client attaching later resumes from the log.
+    const listening = this.hub.clients > 0;
     try {
       for (const { offset, bytes } of lines) {
         const checked = this.#verifier.check(bytes, 0, bytes.length, offset);
@@ -218,14 +220,14 @@ export class ObserverSource implements ReadSource {
         const event = checked.event;
         this.views.addEnvelope(event, offset, bytes.length);
         if (event.type === 'stele.checkpoint') this.#lastCheckpoint = { seq: event.seq };
-        frames.push({ seq: event.seq, json: eventJson(bytes.toString('utf8'), checked.hash) });
+        if (listening) frames.push({ seq: event.seq, json: eventJson(bytes.toString('utf8'), checked.hash) });
       }
     } finally {
       // Lines verified before a fault are real: stream them, then let the fault raise the alarm.
+      // The status costs a state root: only computed when someone listens.
       if (frames.length > 0) {
         this.hub.publishEvents(frames);
-        // The status costs a state root: only computed when someone listens.
-        if (this.hub.clients > 0) this.hub.publishStatus(this.status());
+        this.hub.publishStatus(this.status());
       }
     }
   }

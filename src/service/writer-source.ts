@@ -6,6 +6,7 @@
  * a snapshot covers), then every durable batch extends them before its callers are
  * answered, so a client that got an ack can read its event at once.
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { steleError } from '../errors.js';
@@ -23,6 +24,7 @@ import { LogViews } from '../views/live.js';
 import type { ReadSource, StatusView } from './source.js';
 import { eventJson } from './source.js';
 import { StreamHub } from './stream.js';
+import type { StreamEvent } from './stream.js';
 import type { WriteTarget } from './write-routes.js';
 
 export class WriterSource implements ReadSource, WriteTarget {
@@ -125,17 +127,18 @@ export class WriterSource implements ReadSource, WriteTarget {
   }
 
   #durable(events: readonly DurableEvent[], _status: LogStatus): void {
-    if (events.length === 0) return;
-    const first = events[0]!.event.seq;
-    if (first !== this.views.size) this.#catchUp();
-    const frames = [];
+    // The open indexed everything before the first listener existed (#catchUp), and batches
+    // arrive in log order: each one continues the views exactly.
+    assert.equal(events[0]?.event.seq ?? this.views.size, this.views.size, 'durable batches extend the views in order');
+    const listening = this.hub.clients > 0;
+    const frames: StreamEvent[] = [];
     for (const { event, line } of events) {
-      if (event.seq < this.views.size) continue;
       this.views.addEnvelope(event, this.views.endOffset, Buffer.byteLength(line));
       if (event.type === 'stele.checkpoint') this.#lastCheckpoint = { seq: event.seq };
-      frames.push({ seq: event.seq, json: eventJson(line, event.hash) });
+      // Frames are only for stream clients; a client attaching later resumes from the log.
+      if (listening) frames.push({ seq: event.seq, json: eventJson(line, event.hash) });
     }
-    this.hub.publishEvents(frames);
+    if (frames.length > 0) this.hub.publishEvents(frames);
     // The status costs a state root (rehashing the paths the batch touched): only when
     // someone is listening.
     if (this.hub.clients > 0) this.hub.publishStatus(this.status());

@@ -10,6 +10,7 @@
  * assert only relative to what they read first); shutdown and panic get their own.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/hash/hex.js';
@@ -944,5 +945,37 @@ describe('panic mode', () => {
 
     expect(await svc.stop()).toEqual({ code: 0, signal: null });
     expect(fs.readFileSync(file, 'utf8')).toBe(damaged);
+  });
+});
+
+describe('edges of the server', () => {
+  it(`headers over requestHeaderBytesMax (${limits.requestHeaderBytesMax} bytes) are refused with 431, and nothing is written`, async () => {
+    const before = logBytes(dir);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${base}/v1/commands`, {
+        method: 'POST',
+        // A connection of its own: Node closes it after the 431, and no pooled request may reuse it.
+        agent: false,
+        headers: { authorization: `Bearer ${testToken}`, 'content-type': 'application/json', 'x-padding': 'a'.repeat(limits.requestHeaderBytesMax + 1024) },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ cmd: 'kv.put', data: { key: 'padded', value: 1 } }));
+    });
+    expect(status).toBe(431);
+    expect(logBytes(dir).equals(before)).toBe(true);
+  });
+
+  it('a port already in use is a typed usage error (exit 2) naming the fix, and the other data directory gets no events', () => {
+    const other = path.join(root, 'other-data');
+    const port = new URL(base).port;
+    const r = cli(['--data', other, 'serve', '--port', port], { env: { STELE_TOKEN: testToken } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('STELE_E_USAGE');
+    expect(r.stderr).toContain('--port');
+    expect(fs.statSync(path.join(other, 'events.ndjson')).size).toBe(0);
   });
 });

@@ -194,6 +194,19 @@ export interface Answer<T = unknown> {
   json: T;
 }
 
+/** A finished response as an Answer: headers, text, and the text parsed as JSON when it is JSON. */
+function answerOf(res: http.IncomingMessage, text: string): Answer {
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+  let json: unknown;
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode ?? 0, headers, text, json };
+}
+
 export interface RequestOptions {
   method?: string;
   /** A string or bytes; an object is sent as JSON. */
@@ -251,15 +264,7 @@ export function sendHeadOfBody(base: string, route: string, options: { method: s
         answered = true;
         clearTimeout(timer);
         req.destroy();
-        let json: unknown;
-        try {
-          json = JSON.parse(text) as unknown;
-        } catch {
-          json = undefined;
-        }
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
-        resolve({ status: res.statusCode ?? 0, headers, text, json });
+        resolve(answerOf(res, text));
       });
     });
     req.on('error', (err) => {
@@ -294,15 +299,7 @@ export function sendChunked(base: string, route: string, totalBytes: number): Pr
         answered = true;
         clearTimeout(timer);
         req.destroy();
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
-        let json: unknown;
-        try {
-          json = JSON.parse(text) as unknown;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers, text, json });
+        resolve(answerOf(res, text));
       });
     });
     req.on('error', (err) => {

@@ -5,9 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isSteleError } from '../../src/errors.js';
 import { TokenCheck, resolveToken, tokenFileName } from '../../src/service/token.js';
-import { tempDir } from '../helpers.js';
+import { errorCodeOf, tempDir } from '../helpers.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -19,15 +18,6 @@ function dir(): string {
   return d;
 }
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (isSteleError(err)) return err.code;
-    throw err;
-  }
-  return 'none';
-}
 
 describe('resolveToken', () => {
   it('prefers STELE_TOKEN, then the given file, then the data directory file', () => {
@@ -52,24 +42,24 @@ describe('resolveToken', () => {
 
   it('refuses a short or non-printable token and a missing token file', () => {
     const d = dir();
-    expect(code(() => resolveToken(d, { env: 'short' }))).toBe('STELE_E_USAGE');
-    expect(code(() => resolveToken(d, { env: 'has a space in it 0123456789' }))).toBe('STELE_E_USAGE');
-    expect(code(() => resolveToken(d, { file: path.join(d, 'missing') }))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => resolveToken(d, { env: 'short' }))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => resolveToken(d, { env: 'has a space in it 0123456789' }))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => resolveToken(d, { file: path.join(d, 'missing') }))).toBe('STELE_E_USAGE');
   });
 });
 
 describe('TokenCheck', () => {
   const check = new TokenCheck('the-right-token-0123456789');
   it('accepts the token', () => {
-    expect(code(() => check.check('Bearer the-right-token-0123456789'))).toBe('none');
+    expect(errorCodeOf(() => check.check('Bearer the-right-token-0123456789'))).toBe('ok');
   });
   it('401 without a header or with a malformed one, 403 with another token', () => {
-    expect(code(() => check.check(undefined))).toBe('STELE_E_UNAUTHORIZED');
-    expect(code(() => check.check(''))).toBe('STELE_E_UNAUTHORIZED');
-    expect(code(() => check.check('Basic dXNlcjpwYXNz'))).toBe('STELE_E_UNAUTHORIZED');
-    expect(code(() => check.check('Bearer '))).toBe('STELE_E_UNAUTHORIZED');
-    expect(code(() => check.check('Bearer the-right-token-0123456788'))).toBe('STELE_E_FORBIDDEN');
-    expect(code(() => check.check('Bearer the-right-token-0123456789x'))).toBe('STELE_E_FORBIDDEN');
-    expect(code(() => check.check('Bearer the-right'))).toBe('STELE_E_FORBIDDEN');
+    expect(errorCodeOf(() => check.check(undefined))).toBe('STELE_E_UNAUTHORIZED');
+    expect(errorCodeOf(() => check.check(''))).toBe('STELE_E_UNAUTHORIZED');
+    expect(errorCodeOf(() => check.check('Basic dXNlcjpwYXNz'))).toBe('STELE_E_UNAUTHORIZED');
+    expect(errorCodeOf(() => check.check('Bearer '))).toBe('STELE_E_UNAUTHORIZED');
+    expect(errorCodeOf(() => check.check('Bearer the-right-token-0123456788'))).toBe('STELE_E_FORBIDDEN');
+    expect(errorCodeOf(() => check.check('Bearer the-right-token-0123456789x'))).toBe('STELE_E_FORBIDDEN');
+    expect(errorCodeOf(() => check.check('Bearer the-right'))).toBe('STELE_E_FORBIDDEN');
   });
 });

@@ -11,7 +11,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../src/canonical/json.js';
 import { canonicalize } from '../../src/canonical/json.js';
-import { isSteleError } from '../../src/errors.js';
 import { limits } from '../../src/limits.js';
 import type { DomainEvent } from '../../src/modules/module.js';
 import type { CommandInput } from '../../src/runtime/machine.js';
@@ -20,6 +19,7 @@ import type { AccountHistoryEntry } from '../../src/views/account-history.js';
 import { AccountHistory } from '../../src/views/account-history.js';
 import type { IndexedEvent } from '../../src/views/log-index.js';
 import { takeCommands } from '../../src/workload/generate.js';
+import { errorCodeOf } from '../helpers.js';
 
 const ts = '2026-11-22T10:00:00.000Z';
 /** More batches than the default mix, so most runs hold some. */
@@ -137,14 +137,6 @@ function allPages(history: AccountHistory, id: string, limit: number): { entries
   }
 }
 
-function code(f: () => unknown): string {
-  try {
-    f();
-    return 'ok';
-  } catch (err) {
-    return isSteleError(err) ? err.code : String(err);
-  }
-}
 
 describe('AccountHistory', () => {
   it('property: histories and balances equal the state machine’s, page by page', () => {
@@ -252,14 +244,14 @@ describe('AccountHistory', () => {
   it('refuses a bad page size or cursor with STELE_E_USAGE', () => {
     const history = new AccountHistory();
     history.add({ seq: 0, offset: 0, bytes: 9, ts, type: 'ledger.account_opened', v: 1, data: { account: 'a', allowNegative: false } });
-    expect(code(() => history.history('a', { limit: 0 }))).toBe('STELE_E_USAGE');
-    expect(code(() => history.history('a', { limit: limits.pageItemsMax + 1 }))).toBe('STELE_E_USAGE');
-    expect(code(() => history.history('a', { limit: 1.5 }))).toBe('STELE_E_USAGE');
-    expect(code(() => history.history('a', { limit: 1, before: -1 }))).toBe('STELE_E_USAGE');
-    expect(code(() => history.history('a', { limit: 1, before: 0.5 }))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => history.history('a', { limit: 0 }))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => history.history('a', { limit: limits.pageItemsMax + 1 }))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => history.history('a', { limit: 1.5 }))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => history.history('a', { limit: 1, before: -1 }))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => history.history('a', { limit: 1, before: 0.5 }))).toBe('STELE_E_USAGE');
     // Also for an unknown account: the query is checked before the lookup.
-    expect(code(() => history.history('zz', { limit: 0 }))).toBe('STELE_E_USAGE');
-    expect(code(() => history.history('a', { limit: limits.pageItemsMax }))).toBe('ok');
+    expect(errorCodeOf(() => history.history('zz', { limit: 0 }))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => history.history('a', { limit: limits.pageItemsMax }))).toBe('ok');
   });
 
   it('asserts log order', () => {

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { isSteleError } from '../../src/errors.js';
 import type { IndexedEvent } from '../../src/views/log-index.js';
 import { LogIndex } from '../../src/views/log-index.js';
+import { errorCodeOf } from '../helpers.js';
 
 const base = Date.parse('2026-11-22T10:00:00.000Z');
 const types = ['kv.put', 'ledger.deposited', 'audit.telemetry_sampled', 'app.thing'];
@@ -42,14 +43,6 @@ function makeLog(spec: readonly { text: string; stepMs: number; type: number }[]
   return { events, lines, file: Buffer.from(lines.map((l) => `${l}\n`).join('')), tsMs };
 }
 
-function code(f: () => unknown): string {
-  try {
-    f();
-    return 'ok';
-  } catch (err) {
-    return isSteleError(err) ? err.code : String(err);
-  }
-}
 
 const logSpec = fc.array(
   fc.record({
@@ -105,7 +98,7 @@ describe('LogIndex', () => {
       { text: 'c', stepMs: 1, type: 0 },
     ]);
     const empty = new LogIndex();
-    expect(code(() => empty.locate(0))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
+    expect(errorCodeOf(() => empty.locate(0))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
     expect(empty.span(0, 0)).toEqual({ offset: 0, bytes: 0 });
     expect(empty.firstSeqAtOrAfter(base)).toBe(0);
     expect(empty.lastSeqAtOrBefore(base)).toBe(-1);
@@ -113,8 +106,8 @@ describe('LogIndex', () => {
     const index = new LogIndex();
     for (const e of log.events) index.add(e);
     for (const seq of [-1, 3, 1.5, Number.NaN, 2 ** 60]) {
-      expect(code(() => index.locate(seq))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
-      expect(code(() => index.tsMs(seq))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
+      expect(errorCodeOf(() => index.locate(seq))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
+      expect(errorCodeOf(() => index.tsMs(seq))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
     }
     let caught: unknown;
     try {
@@ -123,13 +116,13 @@ describe('LogIndex', () => {
       caught = err;
     }
     expect(isSteleError(caught) && caught.where.seq === 3 && caught.fix !== undefined).toBe(true);
-    expect(code(() => index.span(2, 1))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
-    expect(code(() => index.span(0, 4))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
-    expect(code(() => index.span(-1, 2))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
+    expect(errorCodeOf(() => index.span(2, 1))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
+    expect(errorCodeOf(() => index.span(0, 4))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
+    expect(errorCodeOf(() => index.span(-1, 2))).toBe('STELE_E_SIZE_OUT_OF_RANGE');
     expect(index.span(3, 3)).toEqual({ offset: log.file.length, bytes: 0 });
     expect(index.locate(1)).toEqual({ offset: log.lines[0]!.length + 1, bytes: Buffer.byteLength(log.lines[1]!) });
-    expect(code(() => index.firstSeqAtOrAfter(Number.NaN))).toBe('STELE_E_USAGE');
-    expect(code(() => index.lastSeqAtOrBefore(Number.NaN))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => index.firstSeqAtOrAfter(Number.NaN))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => index.lastSeqAtOrBefore(Number.NaN))).toBe('STELE_E_USAGE');
   });
 
   it('asserts log order: contiguous seqs, contiguous lines, non-decreasing ts', () => {

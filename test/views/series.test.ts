@@ -8,10 +8,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isSteleError } from '../../src/errors.js';
 import { limits } from '../../src/limits.js';
 import type { IndexedEvent } from '../../src/views/log-index.js';
 import { EventSeries } from '../../src/views/series.js';
+import { errorCodeOf } from '../helpers.js';
 
 const minute = 60_000;
 const window = limits.seriesMinutesMax;
@@ -22,14 +22,6 @@ function event(seq: number, ms: number, type: string): IndexedEvent {
   return { seq, offset: seq * 10, bytes: 9, ts: new Date(ms).toISOString(), type, v: 1, data: {} };
 }
 
-function code(f: () => unknown): string {
-  try {
-    f();
-    return 'ok';
-  } catch (err) {
-    return isSteleError(err) ? err.code : String(err);
-  }
-}
 
 const stepMs = fc.oneof(
   { weight: 6, arbitrary: fc.constant(0) },
@@ -89,7 +81,7 @@ describe('EventSeries', () => {
             const end = endMs === undefined ? lastMinute : Math.floor(endMs / minute) * minute;
             const start = end - (count - 1) * minute;
             if (start <= newestDropped) {
-              expect(code(() => series.minutes(count, endMs))).toBe('STELE_E_USAGE');
+              expect(errorCodeOf(() => series.minutes(count, endMs))).toBe('STELE_E_USAGE');
               return;
             }
             const got = series.minutes(count, endMs);
@@ -110,7 +102,7 @@ describe('EventSeries', () => {
             // starting a minute later is answered.
             check(backCount, newestDropped + (backCount - 1) * minute);
             check(backCount, newestDropped + backCount * minute);
-            expect(code(() => series.minutes(backCount, newestDropped + (backCount - 1) * minute))).toBe('STELE_E_USAGE');
+            expect(errorCodeOf(() => series.minutes(backCount, newestDropped + (backCount - 1) * minute))).toBe('STELE_E_USAGE');
           }
         },
       ),
@@ -135,7 +127,7 @@ describe('EventSeries', () => {
     expect(series.minutes(window)[0]).toEqual({ minute: '2026-11-22T10:01:00.000Z', counts: {} });
     expect(series.minutes(window).at(-1)).toEqual({ minute: new Date(base + window * minute).toISOString(), counts: { 'ledger.deposited': 1 } });
     // Reaching back to the dropped minute is refused; one minute later is fine (and empty).
-    expect(code(() => series.minutes(window, base + (window - 1) * minute))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => series.minutes(window, base + (window - 1) * minute))).toBe('STELE_E_USAGE');
     expect(series.minutes(window - 1, base + (window - 1) * minute)[0]).toEqual({ minute: '2026-11-22T10:01:00.000Z', counts: {} });
   });
 
@@ -158,12 +150,12 @@ describe('EventSeries', () => {
   it('refuses a count or end it cannot answer with STELE_E_USAGE', () => {
     const series = new EventSeries();
     series.add(event(0, base, 'kv.put'));
-    for (const count of [0, -1, window + 1, 1.5, Number.NaN]) expect(code(() => series.minutes(count))).toBe('STELE_E_USAGE');
-    for (const end of [1.5, Number.NaN, Infinity, 2 ** 53, Date.parse('0000-01-01T00:00:00.000Z') - 1]) expect(code(() => series.minutes(1, end))).toBe('STELE_E_USAGE');
+    for (const count of [0, -1, window + 1, 1.5, Number.NaN]) expect(errorCodeOf(() => series.minutes(count))).toBe('STELE_E_USAGE');
+    for (const end of [1.5, Number.NaN, Infinity, 2 ** 53, Date.parse('0000-01-01T00:00:00.000Z') - 1]) expect(errorCodeOf(() => series.minutes(1, end))).toBe('STELE_E_USAGE');
     // A range starting before the year 0000 (the first minute a ts can name).
-    expect(code(() => series.minutes(2, Date.parse('0000-01-01T00:00:00.000Z')))).toBe('STELE_E_USAGE');
+    expect(errorCodeOf(() => series.minutes(2, Date.parse('0000-01-01T00:00:00.000Z')))).toBe('STELE_E_USAGE');
     expect(series.minutes(1, Date.parse('9999-12-31T23:59:59.999Z'))).toEqual([{ minute: '9999-12-31T23:59:00.000Z', counts: {} }]);
-    expect(code(() => series.minutes(window))).toBe('ok');
+    expect(errorCodeOf(() => series.minutes(window))).toBe('ok');
   });
 
   it('an empty series: no last minute, unless the caller gives an end', () => {
