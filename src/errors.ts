@@ -34,6 +34,8 @@ export const errorCodes = {
   STELE_E_UNKNOWN_COMMAND: 'input',
   STELE_E_NOT_FOUND: 'input',
   STELE_E_NOT_DIRECT: 'input',
+  /** A key file (stele keygen) or public key that cannot be read or parsed (issue #5). */
+  STELE_E_KEY_INVALID: 'input',
   // HTTP edge (issue #4).
   /** No bearer token, or a malformed Authorization header, on a writing route: HTTP 401. */
   STELE_E_UNAUTHORIZED: 'auth',
@@ -64,6 +66,14 @@ export const errorCodes = {
   STELE_E_INVARIANT: 'integrity',
   STELE_E_SNAPSHOT_INVALID: 'integrity',
   STELE_E_BUNDLE_CORRUPT: 'integrity',
+  /** A checkpoint signature (DESIGN.md §4) that does not verify under its key, or a sig without keyId (issue #5). */
+  STELE_E_SIGNATURE_INVALID: 'integrity',
+  /** A monitor found the log's history rewritten or forked: the new checkpoint is not consistent with the one it remembers. */
+  STELE_E_HISTORY_REWRITTEN: 'integrity',
+  /** A monitor found the log smaller than a checkpoint it had verified. */
+  STELE_E_TRUNCATED: 'integrity',
+  /** `stele forensic`: what the log re-derives differs from a checkpoint, snapshot or bundle on disk. */
+  STELE_E_DIVERGENCE: 'integrity',
   /** An observer saw the log shrink, be replaced, or change bytes it had already read. */
   STELE_E_INTEGRITY_ALARM: 'integrity',
   // The writer refuses to write: exit 3, HTTP 503.
