@@ -128,7 +128,7 @@ interface LogMeta {
   generatedAt: string;
 }
 
-interface CachedLog {
+export interface CachedLog {
   dir: string;
   meta: LogMeta;
   /** True when this run generated the log (its generation rate is then a figure of this run). */
@@ -154,7 +154,7 @@ function readMeta(file: string): LogMeta | undefined {
 }
 
 /** The cached log of `logEvents` events, generated first when missing or made by other parameters. */
-async function ensureLog(): Promise<CachedLog> {
+export async function ensureLog(): Promise<CachedLog> {
   const dir = path.join(cacheRoot(), `v${generatorVersion}-${logEvents}`);
   const metaFile = `${dir}.json`;
   const meta = readMeta(metaFile);

@@ -30,6 +30,8 @@ const scenarios = {
   merkle: () => import('./merkle.js'),
   state: () => import('./state.js'),
   http: () => import('./http.js'),
+  proofs: () => import('./proofs.js'),
+  'time-travel': () => import('./time-travel.js'),
 } satisfies Record<string, () => Promise<BenchScenario>>;
 
 type ScenarioName = keyof typeof scenarios;

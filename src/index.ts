@@ -72,3 +72,31 @@ export { formatStateProof, parseStateProof, checkStateProofJson } from './proof/
 export type { StateProofJson } from './proof/state-proof.js';
 export { VaultStore } from './store/vault-store.js';
 export { workload, takeCommands } from './workload/generate.js';
+
+// Issue #5: signed checkpoints.
+export { checkCheckpointSignature, checkpointSignatureChecker, checkpointMessage, keyIdOf } from './crypto/checkpoint-sig.js';
+export type { CheckpointCommitment, CheckpointData, CheckpointSignatureChecker, Ed25519Verify, SignatureCheck } from './crypto/checkpoint-sig.js';
+export { ed25519VerifyPortable } from './crypto/ed25519-portable.js';
+export { ed25519VerifyNode, loadKeyring, loadPublicKey, loadSigningKey, writeKeyPair } from './crypto/keys.js';
+export type { PublicKey, SigningKey } from './crypto/keys.js';
+export { signaturePolicy } from './runtime/signatures.js';
+export type { CheckpointSummary, SignaturePolicy } from './runtime/replay-sink.js';
+
+// Issue #5: forensic audit, trace, explain.
+export { forensicAudit, traceKey, tracingModules, explainAccount, formatMarkdown as formatForensicMarkdown, findingKinds, firstDifference, forensicReportFormat } from './forensic/index.js';
+export type { ForensicOptions, ForensicReport, ForensicBase, ForensicChecked, Finding, FindingKind, FindingSeverity, JsonDifference, TraceEntry, TraceOptions, TraceResult, ExplainChange, ExplainOptions, ExplainResult } from './forensic/index.js';
+
+// Issue #5: proof bundles (src/proof/bundle.ts is portable: the browser runs the same verifier).
+export { bundleType, bundleVersion, formatBundle, makeEventBundle, makeStateBundle, parseBundle, parseBundleValue, verifyBundle } from './proof/bundle.js';
+export type { BundleCheck, BundleCheckId, BundleCheckpoint, BundleVerdict, EventBundle, ProofBundle, SignedCheckpoint, StateBundle, VerifyBundleOptions } from './proof/bundle.js';
+export { BundleBuilder, DataDirBundles, StateAtCache, findSignedCheckpoint, proveEventBundle, proveStateBundle } from './proof/build.js';
+export type { BuiltBundle, BundleLog, BundleState, DataDirBundleOptions } from './proof/build.js';
+
+// Issue #5: the monitor (src/monitor/verdict.ts is pure: the decision on plain data).
+export { alarmCodes as monitorAlarmCodes, decide as decideMonitorLook, parseCheckpointLine, proofsNeeded as monitorProofsNeeded } from './monitor/verdict.js';
+export type { AlarmVerdict, Decision as MonitorDecision, Latest as MonitorLatest, MonitorCrypto, MonitoredCheckpoint, OkVerdict, Proofs as MonitorProofs, Remembered as MonitorRemembered, SignaturePolicy as MonitorSignaturePolicy, TreeHead } from './monitor/verdict.js';
+export { pollOnce as monitorPollOnce, runMonitor } from './monitor/monitor.js';
+export type { MonitorOptions, PollReport as MonitorPollReport } from './monitor/monitor.js';
+export { HttpSource as MonitorHttpSource } from './monitor/http-source.js';
+export { DataDirSource as MonitorDataDirSource } from './monitor/data-source.js';
+export type { MonitorSource } from './monitor/source.js';

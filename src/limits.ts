@@ -4,7 +4,17 @@
  * typed error that writes nothing. Related limits are asserted against each other at load,
  * so a bad edit fails at startup instead of in production.
  */
-import assert from 'node:assert/strict';
+
+/**
+ * The load-time checks below. Not node:assert: this file is imported by the canonical JSON
+ * codec, which the browser loads to verify proof bundles (src/proof/bundle.ts), and a
+ * browser has no `node:` modules.
+ */
+const assert = {
+  ok(condition: boolean, message: string): void {
+    if (!condition) throw new Error(`stele bug in src/limits.ts: ${message}`);
+  },
+};
 
 export const limits = {
   /** One event line, without its `\n`. Large enough for a bundle descriptor with generous
@@ -86,6 +96,54 @@ export const limits = {
   /** Events sent to a resuming stream client from the log before it catches up; a client
    * further behind reconnects again from where it got (each resume is bounded). */
   sseResumeEventsMax: 100_000,
+  /** Time-travel reads (`?at=`) derived at once by one service; more get 503 STELE_E_BUSY (issue #5). */
+  timeTravelConcurrencyMax: 1,
+  /** Time-travel answers a service keeps (the log below a position never changes). */
+  timeTravelCacheEntries: 16,
+
+  // Signed checkpoints (issue #5).
+  /** Public keys a replay checks checkpoint signatures against (the data directory's keyring
+   * plus pinned ones): one per key rotation; hundreds would be a misconfiguration, and each is
+   * a file read and a SHA-256 at every startup. */
+  keyringKeysMax: 256,
+  /** Distinct keyIds a replay lists in its checkpoint summary (unknown keys, keys not pinned):
+   * enough to name a rotation's keys; beyond it they are counted, not listed, so a log signed
+   * by a key per checkpoint cannot grow the summary. */
+  keyIdsListedMax: 16,
+
+  // Forensic audit (issue #5).
+  /** Findings a forensic report lists (the earliest by log position); the rest are counted.
+   * A reducer change can make every later checkpoint and snapshot differ: the first few
+   * name the cause, thousands more would only bury it. */
+  forensicFindingsMax: 1000,
+  /** Characters of a recorded or derived value shown in a finding (canonical JSON, cut with
+   * `…`): an entry value or a module state can be megabytes; the path of the first
+   * difference inside it is always given in full. */
+  forensicValueCharsMax: 2048,
+
+  // Monitor (issue #5).
+  /** Bytes of one HTTP answer `stele monitor` reads (a checkpoint with its line, an event with
+   * its proof): a line is at most lineBytesMax, sent twice and JSON-escaped, and a proof at
+   * most proofHashesMax hashes; anything larger is not a stele answer and is not buffered. */
+  monitorResponseBytesMax: 1024 * 1024,
+  /** Bytes of the monitor's state file: a checkpoint, a head and a learned key take under
+   * 2 KiB; checked before parsing. */
+  monitorStateBytesMax: 64 * 1024,
+  /** Longest `stele monitor --interval`, in seconds (a day): polling less often leaves a
+   * rewrite unnoticed for longer than an alarm is useful. */
+  monitorIntervalSecondsMax: 86_400,
+
+  // Proof bundles (issue #5).
+  /** Bytes of one proof bundle file (`stele prove`, checked before parsing, also in the
+   * browser): an event line escaped as a JSON string is at most 2 × lineBytesMax and the
+   * proofs are a few KiB; a state bundle carries the entry's value, which the built-in
+   * modules keep under a line but an application's reducer may grow, so 4 MiB (a parse of
+   * tens of milliseconds in a browser). */
+  proofBundleBytesMax: 4 * 1024 * 1024,
+  /** Ed25519 verdicts a bundle verifier remembers, per (checkpoint commitment, signature,
+   * key): a batch of bundles against one checkpoint costs one verification. Each entry is
+   * about 0.5 KiB, so the cache stays under 2 MiB; when full it is emptied and refilled. */
+  signatureCacheEntriesMax: 4096,
 } as const;
 
 export type Limits = typeof limits;
@@ -99,3 +157,5 @@ assert.ok(limits.requestBodyBytesMax >= limits.lineBytesMax * 2, 'a request must
 assert.ok(limits.requestCommandsMax <= limits.stdinEventsMax, 'an NDJSON request is never larger than a CLI batch');
 assert.ok(limits.sseClientBufferBytesMax >= limits.batchBytesMax, 'a stream client must be able to queue one full batch');
 assert.ok(limits.attackSnippetBytesMax * 4 < limits.lineBytesMax, 'an attack record with a maximal snippet must fit in a line');
+assert.ok(limits.proofBundleBytesMax >= 4 * limits.lineBytesMax, 'a bundle must hold a maximal event line escaped as a JSON string, with its proofs');
+assert.ok(limits.monitorResponseBytesMax >= 8 * limits.lineBytesMax, 'a monitor must read an event answer: a maximal line twice, JSON-escaped, with its proof');

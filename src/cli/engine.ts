@@ -1,9 +1,12 @@
 /**
  * How CLI commands open a data directory: for writing (an Engine: lock, replay, checkpoint
  * on close) or read-only (a replay without the lock), with a progress bar on a terminal and
- * the global flags `--no-snapshot`, `--checkpoint-every`, `--snapshot-every`.
+ * the global flags `--no-snapshot`, `--checkpoint-every`, `--snapshot-every`, and for signed
+ * checkpoints (issue #5) `--signing-key` (writers sign) and `--pubkey` (pinned keys).
  */
 import type { Logger } from 'pino';
+import { loadPublicKey, loadSigningKey } from '../crypto/keys.js';
+import type { PublicKey } from '../crypto/keys.js';
 import { formatWhere } from '../errors.js';
 import { Engine } from '../runtime/engine.js';
 import type { EngineOptions } from '../runtime/engine.js';
@@ -15,16 +18,29 @@ export interface EngineFlags {
   snapshot: boolean;
   checkpointEvery?: number;
   snapshotEvery?: number;
+  /** `--signing-key FILE` (else STELE_SIGNING_KEY_FILE): the secret key writers sign checkpoints with. */
+  signingKeyFile?: string;
+  /** `--pubkey KEY`, repeatable: public key files or 64-hex keys pinned for signature checks. */
+  pubkeys?: string[];
 }
 
-/** The engine options of the global flags. */
+/** The engine options of the global flags (a writer: it signs when given a key). */
 export function engineOptions(logger: Logger, flags: EngineFlags): EngineOptions {
+  const publicKeys = pinnedKeys(flags);
   return {
     logger,
     snapshot: flags.snapshot,
     ...(flags.checkpointEvery === undefined ? {} : { checkpointEvery: flags.checkpointEvery }),
     ...(flags.snapshotEvery === undefined ? {} : { snapshotEvery: flags.snapshotEvery }),
+    ...(flags.signingKeyFile === undefined ? {} : { signingKey: loadSigningKey(flags.signingKeyFile) }),
+    ...(publicKeys === undefined ? {} : { publicKeys }),
   };
+}
+
+/** The keys pinned with `--pubkey`, loaded (STELE_E_KEY_INVALID naming a bad one); undefined when none. */
+export function pinnedKeys(flags: EngineFlags): PublicKey[] | undefined {
+  if (flags.pubkeys === undefined || flags.pubkeys.length === 0) return undefined;
+  return flags.pubkeys.map((k) => loadPublicKey(k));
 }
 
 export async function withEngine<T>(dir: string, logger: Logger, flags: EngineFlags, body: (engine: Engine) => Promise<T>): Promise<T> {
@@ -44,7 +60,8 @@ export async function withEngine<T>(dir: string, logger: Logger, flags: EngineFl
  */
 export async function readState(dir: string, logger: Logger, flags: EngineFlags, quiet = false): Promise<Replayed & { damaged: boolean }> {
   const bar = progressBar('replay', !quiet);
-  const replayed = await replayDir(dir, { logger, snapshot: flags.snapshot, onProgress: bar.update }).finally(() => bar.stop());
+  const publicKeys = pinnedKeys(flags);
+  const replayed = await replayDir(dir, { logger, snapshot: flags.snapshot, onProgress: bar.update, ...(publicKeys === undefined ? {} : { publicKeys }) }).finally(() => bar.stop());
   if (replayed.fault !== undefined) {
     const f = replayed.fault;
     process.stderr.write(

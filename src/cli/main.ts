@@ -7,21 +7,28 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { steleError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { initDataDir } from '../store/data-dir.js';
-import { readEvents, proveEvent, proveLogConsistency } from '../log/read.js';
+import { readEvents, proveLogConsistency } from '../log/read.js';
 import { checkpointEveryDefault } from '../runtime/engine.js';
 import { StateMachine } from '../runtime/machine.js';
 import { exitCodes, printJson, reportError } from './output.js';
 import { bundleGetCommand, bundlePutCommand, bundleVerifyCommand } from './bundle.js';
 import { cmdFromArgs, cmdFromStdin } from './cmd.js';
 import type { EngineFlags } from './engine.js';
+import { pinnedKeys } from './engine.js';
+import { keygenCommand } from './keygen.js';
 import { snapshotCreateCommand, snapshotListCommand, snapshotVerifyCommand } from './snapshot.js';
 import { ledgerAccountsCommand, ledgerBalanceCommand, stateDumpCommand, stateGetCommand, statsCommand, statusCommand } from './state.js';
 import { startCommand, verifyCommand } from './verify.js';
 import { appendFromArgs, appendFromStdin } from './append.js';
-import { checkProofFile } from './check-proof.js';
+import { registerProveCommands } from './prove.js';
+import type { AtSpec } from '../history/at.js';
+import type { AtFlags } from './history.js';
+import { atSpecOf, diffCommand, replayCommand } from './history.js';
 import { writeSchemas } from './schemas.js';
 import { demoCommand, observeCommand, observePortDefault, serveCommand, servePortDefault } from './serve.js';
 import type { ListenFlags } from './serve.js';
+import { registerForensicCommands } from './forensic.js';
+import { registerMonitorCommand } from './monitor.js';
 import { isSteleError } from '../errors.js';
 
 const program = new Command();
@@ -60,6 +67,8 @@ program
   .option('--no-snapshot', 'replay from genesis, ignoring snapshots')
   .option('--checkpoint-every <n>', `events between checkpoints when writing (default ${checkpointEveryDefault})`, intArg('--checkpoint-every'))
   .option('--snapshot-every <n>', 'write a snapshot every N events when writing (default: never automatically)', intArg('--snapshot-every'))
+  .option('--signing-key <file>', 'secret key file (stele keygen) the writer signs every checkpoint with (else STELE_SIGNING_KEY_FILE)')
+  .option('--pubkey <key>', 'pin a public key (a key file or 64 hex) for checking checkpoint signatures; repeatable. Checkpoints signed by any other key are reported', (value: string, previous: string[]) => [...previous, value], [] as string[])
   .showHelpAfterError()
   .exitOverride();
 
@@ -68,11 +77,15 @@ function dataDir(): string {
 }
 
 function flags(): EngineFlags {
-  const o = program.opts<{ snapshot: boolean; checkpointEvery?: number; snapshotEvery?: number }>();
+  const o = program.opts<{ snapshot: boolean; checkpointEvery?: number; snapshotEvery?: number; signingKey?: string; pubkey: string[] }>();
+  const envKey = process.env['STELE_SIGNING_KEY_FILE'];
+  const signingKeyFile = o.signingKey ?? (envKey === undefined || envKey === '' ? undefined : envKey);
   return {
     snapshot: o.snapshot,
     ...(o.checkpointEvery === undefined ? {} : { checkpointEvery: o.checkpointEvery }),
     ...(o.snapshotEvery === undefined ? {} : { snapshotEvery: o.snapshotEvery }),
+    ...(signingKeyFile === undefined ? {} : { signingKeyFile }),
+    ...(o.pubkey.length === 0 ? {} : { pubkeys: o.pubkey }),
   };
 }
 
@@ -146,13 +159,17 @@ state
   .description('the value at KEY (kv:<key>, account:<id>, bundle:<sha256>, …), or with --proof its inclusion / non-inclusion proof against the state root')
   .argument('<key>', 'state key')
   .option('--proof', 'print a state proof (checkable offline with stele check-proof)')
+  .option('--at <seq>', 'as of event SEQ: the state right after it (time travel)', intArg('--at'))
+  .option('--at-time <iso>', 'as of an ISO 8601 time: the state after the last event at or before it')
   .option('--json', 'machine output')
-  .action(run((key: string, opts: { proof?: boolean; json?: boolean }) => stateGetCommand(dataDir(), cliLogger(), flags(), key, opts)));
+  .action(run((key: string, opts: { proof?: boolean; json?: boolean; at?: number; atTime?: string }) => stateGetCommand(dataDir(), cliLogger(), flags(), key, opts)));
 state
   .command('dump')
   .description('every entry as NDJSON [key, value], sorted by key: recompute the state root from it independently')
   .option('--prefix <p>', 'only keys starting with this prefix')
-  .action(run((opts: { prefix?: string }) => stateDumpCommand(dataDir(), cliLogger(), flags(), opts.prefix)));
+  .option('--at <seq>', 'as of event SEQ: the state right after it (time travel)', intArg('--at'))
+  .option('--at-time <iso>', 'as of an ISO 8601 time: the state after the last event at or before it')
+  .action(run((opts: { prefix?: string } & AtFlags) => stateDumpCommand(dataDir(), cliLogger(), flags(), opts.prefix, atSpecOf(opts))));
 
 const ledger = program.command('ledger').description('the ledger module: accounts and balances');
 ledger
@@ -160,18 +177,41 @@ ledger
   .description('the balance of account ID (u128 integer string, minor units)')
   .argument('<id>', 'account id')
   .option('--json', 'machine output: the whole account value')
-  .action(run((id: string, opts: { json?: boolean }) => ledgerBalanceCommand(dataDir(), cliLogger(), flags(), id, opts.json === true)));
+  .option('--at <seq>', 'as of event SEQ: the state right after it (time travel)', intArg('--at'))
+  .option('--at-time <iso>', 'as of an ISO 8601 time: the state after the last event at or before it')
+  .action(run((id: string, opts: { json?: boolean } & AtFlags) => ledgerBalanceCommand(dataDir(), cliLogger(), flags(), id, opts.json === true, atSpecOf(opts))));
 ledger
   .command('accounts')
   .description('every account and its balance, sorted by id')
   .option('--json', 'NDJSON, one account per line')
-  .action(run((opts: { json?: boolean }) => ledgerAccountsCommand(dataDir(), cliLogger(), flags(), opts.json === true)));
+  .option('--at <seq>', 'as of event SEQ: the state right after it (time travel)', intArg('--at'))
+  .option('--at-time <iso>', 'as of an ISO 8601 time: the state after the last event at or before it')
+  .action(run((opts: { json?: boolean } & AtFlags) => ledgerAccountsCommand(dataDir(), cliLogger(), flags(), opts.json === true, atSpecOf(opts))));
 
 program
   .command('stats')
   .description('the audit dashboard statistics: executions by status, success rate, attacks by type and layer, telemetry percentiles, rejections by reason')
   .option('--json', 'machine output')
-  .action(run((opts: { json?: boolean }) => statsCommand(dataDir(), cliLogger(), flags(), opts.json === true)));
+  .option('--at <seq>', 'as of event SEQ: the state right after it (time travel)', intArg('--at'))
+  .option('--at-time <iso>', 'as of an ISO 8601 time: the state after the last event at or before it')
+  .action(run((opts: { json?: boolean } & AtFlags) => statsCommand(dataDir(), cliLogger(), flags(), opts.json === true, atSpecOf(opts))));
+
+program
+  .command('replay')
+  .description('re-derive the complete state and roots from the files: now, or as of a position with --at / --at-time (from the newest valid snapshot at or below it, verifying every line after it)')
+  .option('--at <seq>', 'as of event SEQ: the state right after it (time travel)', intArg('--at'))
+  .option('--at-time <iso>', 'as of an ISO 8601 time: the state after the last event at or before it')
+  .option('--json', 'machine output')
+  .action(run((opts: { json?: boolean } & AtFlags) => replayCommand(dataDir(), cliLogger(), flags(), opts)));
+
+program
+  .command('diff')
+  .description('every state key added, changed or removed between two positions, with its value before and after (A and B: event seqs, or ISO 8601 times; "genesis" is the empty state)')
+  .argument('<a>', 'first position: SEQ, ISO 8601 time, or genesis')
+  .argument('<b>', 'second position: SEQ, ISO 8601 time, or genesis')
+  .option('--prefix <p>', 'only keys starting with this prefix')
+  .option('--json', 'NDJSON: a summary line, then one line per change')
+  .action(run((a: string, b: string, opts: { prefix?: string; json?: boolean }) => diffCommand(dataDir(), cliLogger(), flags(), positionArg(a), positionArg(b), opts)));
 
 const bundle = program.command('bundle').description('the vault: content-addressed bundles');
 bundle
@@ -213,15 +253,15 @@ snapshot
   .description('verify snapshots (all, or the files named) against a full replay from genesis: head, log root, state root, module states')
   .argument('[files...]', 'snapshot files (default: all)')
   .option('--json', 'NDJSON, one verdict per line')
-  .action(run((files: string[], opts: { json?: boolean }) => snapshotVerifyCommand(dataDir(), cliLogger(), files, opts.json === true)));
+  .action(run((files: string[], opts: { json?: boolean }) => snapshotVerifyCommand(dataDir(), cliLogger(), files, opts.json === true, pinnedKeys(flags()))));
 
 program
   .command('verify')
-  .description('verify everything from genesis: canonical form, schema, seq, prev chain, ts order, tree file, and by replaying every event, every checkpoint\'s log and state roots and the module invariants')
+  .description('verify everything from genesis: canonical form, schema, seq, prev chain, ts order, tree file, and by replaying every event, every checkpoint\'s log and state roots, its signature (against <data>/keys and --pubkey keys) and the module invariants')
   .option('--json', 'machine output')
   .option('--log-only', 'only the log (issue #2 checks, no state): faster, and parallel with --threads')
   .option('--threads <n>', 'with --log-only: worker threads (default: one per core, up to 4, for logs over 16 MiB; 1 = this thread only)', intArg('--threads'))
-  .action(run((opts: { json?: boolean; logOnly?: boolean; threads?: number }) => verifyCommand(dataDir(), cliLogger(), opts)));
+  .action(run((opts: { json?: boolean; logOnly?: boolean; threads?: number }) => verifyCommand(dataDir(), cliLogger(), { ...opts, publicKeys: pinnedKeys(flags()) })));
 
 program
   .command('log')
@@ -240,19 +280,7 @@ program
     }),
   );
 
-program
-  .command('prove')
-  .description('inclusion proof of event SEQ in the log of size N (default: current size)')
-  .argument('<seq>', 'event seq', intArg('SEQ'))
-  .option('--size <n>', 'tree size to prove against', intArg('--size'))
-  .option('--json', 'machine output')
-  .action(
-    run(async (seq: number, opts: { size?: number; json?: boolean }) => {
-      const proof = await proveEvent(dataDir(), seq, opts.size);
-      if (opts.json === true) printJson(proof);
-      else process.stdout.write(JSON.stringify(proof, null, 2) + '\n');
-    }),
-  );
+registerProveCommands(program, { dataDir, flags, logger: cliLogger, run, intArg });
 
 program
   .command('consistency')
@@ -269,11 +297,11 @@ program
   );
 
 program
-  .command('check-proof')
-  .description('verify an inclusion or consistency proof file offline (no log needed); "-" reads stdin')
-  .argument('<file>', 'proof file written by stele prove / stele consistency')
+  .command('keygen')
+  .description('generate an Ed25519 key pair for signed checkpoints: FILE (secret, mode 0600; pass it to --signing-key) and FILE.pub (public: give it to auditors); never overwrites')
+  .requiredOption('--out <file>', 'the secret key file to create (the public key goes to FILE.pub)')
   .option('--json', 'machine output')
-  .action(run((file: string, opts: { json?: boolean }) => checkProofFile(file, opts.json === true)));
+  .action(run((opts: { out: string; json?: boolean }) => keygenCommand(opts.out, opts.json === true)));
 
 program
   .command('schemas')
@@ -336,8 +364,18 @@ program
     ),
   );
 
+registerForensicCommands(program, { dataDir, flags, logger: cliLogger, run, intArg });
+registerMonitorCommand(program, { flags, logger: cliLogger, run, intArg });
+
 function listenFlags(opts: { host: string; port: number; tokenFile?: string }): ListenFlags {
   return { host: opts.host, port: opts.port, ...(opts.tokenFile === undefined ? {} : { tokenFile: opts.tokenFile }) };
+}
+
+/** A position argument: an event seq, `genesis` (size 0), or an ISO 8601 time. */
+function positionArg(text: string): AtSpec {
+  if (text === 'genesis') return { size: 0 };
+  if (/^\d+$/.test(text)) return { seq: intArg('position')(text) };
+  return { time: text };
 }
 
 function commandList(): string {

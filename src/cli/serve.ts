@@ -29,7 +29,7 @@ import type { WriteTarget } from '../service/write-routes.js';
 import { WriterSource } from '../service/writer-source.js';
 import { initDataDir } from '../store/data-dir.js';
 import type { EngineFlags } from './engine.js';
-import { engineOptions } from './engine.js';
+import { engineOptions, pinnedKeys } from './engine.js';
 import { exitCodes, printJson, progressBar } from './output.js';
 
 export const version = '0.1.0';
@@ -51,9 +51,11 @@ export async function serveCommand(dir: string, logger: Logger, flags: EngineFla
 
 export async function observeCommand(dir: string, logger: Logger, flags: EngineFlags, listen: ListenFlags, follow: { poll: boolean; auditIntervalMs?: number }): Promise<number> {
   const bar = progressBar('replay', true);
+  const publicKeys = pinnedKeys(flags);
   const source = await ObserverSource.open(dir, {
     logger,
     snapshot: flags.snapshot,
+    ...(publicKeys === undefined ? {} : { publicKeys }),
     usePolling: follow.poll,
     ...(follow.auditIntervalMs === undefined ? {} : { auditIntervalMs: follow.auditIntervalMs }),
     onProgress: bar.update,
@@ -96,14 +98,15 @@ export async function demoCommand(dir: string, logger: Logger, flags: EngineFlag
 /** Opens the writer; a damaged log gives the read side in panic mode and a writer that refuses with the fault. */
 async function openWriterOrPanic(dir: string, logger: Logger, flags: EngineFlags): Promise<{ source: ReadSource; writer: WriteTarget }> {
   const bar = progressBar('replay', true);
+  const options = engineOptions(logger, flags);
   try {
-    const source = await WriterSource.open(dir, { ...engineOptions(logger, flags), onProgress: bar.update });
+    const source = await WriterSource.open(dir, { ...options, onProgress: bar.update });
     return { source, writer: source };
   } catch (err) {
     if (!isSteleError(err) || err.code !== 'STELE_E_PANIC') throw err;
     const panic: SteleError = err;
     logger.error({ fault: panic.toJSON() }, 'PANIC MODE: the log is damaged; serving reads of the state before the first fault, refusing writes');
-    const source = await ObserverSource.open(dir, { logger, snapshot: flags.snapshot, follow: false, role: 'writer' });
+    const source = await ObserverSource.open(dir, { logger, snapshot: flags.snapshot, follow: false, role: 'writer', ...(options.publicKeys === undefined ? {} : { publicKeys: options.publicKeys }) });
     const refuse = (): Engine => {
       throw panic;
     };

@@ -12,6 +12,10 @@ import { formatStateProof } from '../proof/state-proof.js';
 import type { EngineFlags } from './engine.js';
 import { readState } from './engine.js';
 import { exitCodes, printJson } from './output.js';
+import type { AtSpec } from '../history/at.js';
+import type { AtFlags } from './history.js';
+import { atSpecOf, readMachine } from './history.js';
+import { signatureLine, signatureWarnings } from './verify.js';
 
 /** Exit code of a read: 0, or 1 when the log is damaged (the read still printed what it could). */
 function readExit(damaged: boolean): number {
@@ -51,16 +55,18 @@ export async function statusCommand(dir: string, logger: Logger, flags: EngineFl
       `integrity  ${status.integrity}`,
       `entries    ${status.entries} (${machine.modules.map((m) => `${m.name} ${Object.values((modules[m.name] as { entries: Record<string, number> }).entries).reduce((a, b) => a + b, 0)}`).join(', ')})`,
       `checkpoint ${stats.checkpoints.last === undefined ? 'none yet' : `last at seq ${stats.checkpoints.last.seq}; ${stats.checkpoints.logRootsChecked} verified`}`,
+      `signatures ${signatureLine(stats.checkpoints)}`,
       `replay     ${stats.ms.total} ms (${stats.snapshot === undefined ? 'from genesis' : `from ${stats.snapshot.file}`}, ${stats.reduced} events reduced)`,
     ];
     if (status.tornTail !== undefined) lines.push(`warning    torn last line of ${status.tornTail.bytes} bytes (the writer quarantines it on open)`);
+    for (const w of signatureWarnings(stats.checkpoints)) lines.push(`warning    ${w}`);
     process.stdout.write(lines.join('\n') + '\n');
   }
   return readExit(damaged);
 }
 
-export async function stateGetCommand(dir: string, logger: Logger, flags: EngineFlags, key: string, opts: { proof?: boolean; json?: boolean }): Promise<number> {
-  const { machine, damaged } = await readState(dir, logger, flags, opts.json === true);
+export async function stateGetCommand(dir: string, logger: Logger, flags: EngineFlags, key: string, opts: { proof?: boolean; json?: boolean } & AtFlags): Promise<number> {
+  const { machine, damaged } = await readMachine(dir, logger, flags, atSpecOf(opts), opts.json === true);
   const value = machine.entries.get(key);
   const stateRoot = machine.stateRoot();
   if (opts.proof === true) {
@@ -78,8 +84,8 @@ export async function stateGetCommand(dir: string, logger: Logger, flags: Engine
 }
 
 /** NDJSON `[key, value]`, sorted by key: what an independent checker recomputes the state root from. */
-export async function stateDumpCommand(dir: string, logger: Logger, flags: EngineFlags, prefix: string | undefined): Promise<number> {
-  const { machine, damaged } = await readState(dir, logger, flags, true);
+export async function stateDumpCommand(dir: string, logger: Logger, flags: EngineFlags, prefix: string | undefined, at?: AtSpec): Promise<number> {
+  const { machine, damaged } = await readMachine(dir, logger, flags, at, true);
   const out: string[] = [];
   for (const entry of machine.entries.entries()) {
     if (prefix !== undefined && !entry[0].startsWith(prefix)) continue;
@@ -93,8 +99,8 @@ export async function stateDumpCommand(dir: string, logger: Logger, flags: Engin
   return readExit(damaged);
 }
 
-export async function ledgerBalanceCommand(dir: string, logger: Logger, flags: EngineFlags, id: string, json: boolean): Promise<number> {
-  const { machine, damaged } = await readState(dir, logger, flags, json);
+export async function ledgerBalanceCommand(dir: string, logger: Logger, flags: EngineFlags, id: string, json: boolean, at?: AtSpec): Promise<number> {
+  const { machine, damaged } = await readMachine(dir, logger, flags, at, json);
   const value = machine.entries.get(`account:${id}`);
   if (value === undefined) throw steleError('STELE_E_NOT_FOUND', `no account ${id}`, { where: { path: id }, fix: 'open it with stele cmd ledger.open \'{"account":"…"}\'; list accounts with stele ledger accounts' });
   const account = value as { balance: string };
@@ -103,8 +109,8 @@ export async function ledgerBalanceCommand(dir: string, logger: Logger, flags: E
   return readExit(damaged);
 }
 
-export async function ledgerAccountsCommand(dir: string, logger: Logger, flags: EngineFlags, json: boolean): Promise<number> {
-  const { machine, damaged } = await readState(dir, logger, flags, json);
+export async function ledgerAccountsCommand(dir: string, logger: Logger, flags: EngineFlags, json: boolean, at?: AtSpec): Promise<number> {
+  const { machine, damaged } = await readMachine(dir, logger, flags, at, json);
   for (const [key, value] of machine.entries.list('account:')) {
     const id = key.slice('account:'.length);
     if (json) printJson({ account: id, ...(value as object) });
@@ -114,8 +120,8 @@ export async function ledgerAccountsCommand(dir: string, logger: Logger, flags: 
 }
 
 /** The audit dashboard statistics (and the other modules' summary views). */
-export async function statsCommand(dir: string, logger: Logger, flags: EngineFlags, json: boolean): Promise<number> {
-  const { machine, damaged } = await readState(dir, logger, flags, json);
+export async function statsCommand(dir: string, logger: Logger, flags: EngineFlags, json: boolean, at?: AtSpec): Promise<number> {
+  const { machine, damaged } = await readMachine(dir, logger, flags, at, json);
   const stats = machine.view('audit', 'stats');
   const out = { size: machine.size, stateRoot: machine.stateRoot(), ...(stats as object) };
   if (json) printJson(out);

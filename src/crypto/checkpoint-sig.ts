@@ -67,18 +67,52 @@ export type SignatureCheck =
  * keyIds are computed here, so a key cannot be given under another key's id).
  */
 export function checkCheckpointSignature(verify: Ed25519Verify, sha: Sha256, data: CheckpointData, publicKeys: readonly Uint8Array[]): SignatureCheck {
-  const { sig, keyId } = data;
-  if (sig === undefined && keyId === undefined) return { status: 'unsigned' };
-  if (sig === undefined || keyId === undefined) return { status: 'invalid', keyId, reason: sig === undefined ? 'keyId without sig' : 'sig without keyId' };
-  const sigBytes = sig.length === signatureHexLength ? fromHex(sig) : undefined;
-  if (sigBytes === undefined) return { status: 'invalid', keyId, reason: 'sig is not 128 lowercase hex characters' };
-  const key = publicKeys.find((k) => k.length === publicKeyBytes && keyIdOf(sha, k) === keyId);
-  if (key === undefined) return { status: 'unknown-key', keyId };
-  let ok: boolean;
-  try {
-    ok = verify(sigBytes, checkpointMessage(data), key);
-  } catch {
-    ok = false;
-  }
-  return ok ? { status: 'valid', keyId } : { status: 'invalid', keyId, reason: 'the Ed25519 signature does not verify under this key' };
+  return checkpointSignatureChecker(verify, sha, publicKeys)(data);
+}
+
+/** Checks one checkpoint's `sig`/`keyId`; see `checkpointSignatureChecker`. */
+export type CheckpointSignatureChecker = (data: CheckpointData) => SignatureCheck;
+
+/**
+ * `checkCheckpointSignature` for many checkpoints against the same keys: the keyIds are
+ * computed once. `lookup`, when given, is asked once per keyId none of the keys has (a
+ * follower reads a key a restarted writer added to the keyring); its answer is kept.
+ *
+ * Verdicts, in order: neither field → unsigned; one without the other, a sig that is not
+ * 128 lowercase hex, or a keyId that is not 64 lowercase hex (the formatter never writes
+ * those) → invalid; no key with that keyId → unknown-key; then the Ed25519 verification.
+ */
+export function checkpointSignatureChecker(
+  verify: Ed25519Verify,
+  sha: Sha256,
+  publicKeys: readonly Uint8Array[],
+  lookup?: (keyId: string) => Uint8Array | undefined,
+): CheckpointSignatureChecker {
+  const byId = new Map<string, Uint8Array | undefined>();
+  for (const k of publicKeys) if (k.length === publicKeyBytes) byId.set(keyIdOf(sha, k), k);
+  const keyOf = (keyId: string): Uint8Array | undefined => {
+    if (byId.has(keyId) || lookup === undefined) return byId.get(keyId);
+    const found = lookup(keyId);
+    // A looked-up key is only taken under its own id.
+    const key = found !== undefined && found.length === publicKeyBytes && keyIdOf(sha, found) === keyId ? found : undefined;
+    byId.set(keyId, key);
+    return key;
+  };
+  return (data) => {
+    const { sig, keyId } = data;
+    if (sig === undefined && keyId === undefined) return { status: 'unsigned' };
+    if (sig === undefined || keyId === undefined) return { status: 'invalid', keyId, reason: sig === undefined ? 'keyId without sig' : 'sig without keyId' };
+    if (typeof keyId !== 'string' || !hex64.test(keyId)) return { status: 'invalid', keyId: String(keyId), reason: 'keyId is not 64 lowercase hex characters' };
+    const sigBytes = typeof sig === 'string' && sig.length === signatureHexLength ? fromHex(sig) : undefined;
+    if (sigBytes === undefined) return { status: 'invalid', keyId, reason: 'sig is not 128 lowercase hex characters' };
+    const key = keyOf(keyId);
+    if (key === undefined) return { status: 'unknown-key', keyId };
+    let ok: boolean;
+    try {
+      ok = verify(sigBytes, checkpointMessage(data), key);
+    } catch {
+      ok = false;
+    }
+    return ok ? { status: 'valid', keyId } : { status: 'invalid', keyId, reason: 'the Ed25519 signature does not verify under this key' };
+  };
 }

@@ -15,6 +15,7 @@
 import { byTestId, fill, fmtAgo, fmtAmount, fmtBytes, fmtDelta, fmtInt, fmtMs, fmtPct, fmtTs, h, moduleOf, shortHash, summarize } from './dom.js';
 import { EventsChart } from './chart.js';
 import { verifyConsistency, verifyEventAnswer } from './verify.js';
+import { wireProofFile } from './proof-file.js';
 
 /** Rows of the recent-events table (the contract's page size for the first load). */
 const recentMax = 50;
@@ -508,6 +509,7 @@ function wireForms() {
   const recent = byTestId('recent-events');
   recent.addEventListener('click', openEventFromRow);
   recent.addEventListener('keydown', openEventFromRow);
+  wireProofFile();
 }
 
 /** Loads everything once, then opens the stream; retried (without reloading the page) until the process answers. */

@@ -42,7 +42,7 @@ export interface VerifyReport {
   logRoot: string;
   headHash: string;
   bytes: number;
-  fault?: { code: string; line?: number; seq?: number; offset?: number; message: string; expected?: string; found?: string; fix?: string };
+  fault?: { code: string; line?: number; seq?: number; offset?: number; path?: string; message: string; expected?: string; found?: string; fix?: string };
   /** An unacknowledged torn last line (the writer quarantines it on open); not a fault. */
   tornTail?: { offset: number; bytes: number };
   /** Whether the derived tree file agrees with the log (the writer rebuilds it if not). */
@@ -166,6 +166,7 @@ export function faultJson(fault: SteleError): NonNullable<VerifyReport['fault']>
   if (fault.where.line !== undefined) out.line = fault.where.line;
   if (fault.where.seq !== undefined) out.seq = fault.where.seq;
   if (fault.where.offset !== undefined) out.offset = fault.where.offset;
+  if (fault.where.path !== undefined) out.path = fault.where.path;
   if (fault.expected !== undefined) out.expected = fault.expected;
   if (fault.found !== undefined) out.found = fault.found;
   if (fault.fix !== undefined) out.fix = fault.fix;

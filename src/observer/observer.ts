@@ -7,7 +7,8 @@
  * verified), with every line also indexed into the views and the log tree kept in memory
  * (for inclusion and consistency proofs; 64 bytes per event). Then a `LogTail` hands over
  * each new complete line, which is verified exactly like at startup (chain, canonical form,
- * schema, checkpoints) before it reaches the state, the views and the stream.
+ * schema, checkpoints and their signatures, with the same keys) before it reaches the
+ * state, the views and the stream.
  *
  * Integrity: a damaged log at startup is served as panic (the state before the first
  * fault, no following). A log that shrinks, is replaced, or changes bytes already read
@@ -33,6 +34,8 @@ import type { StateMachine } from '../runtime/machine.js';
 import type { ReplayOptions } from '../runtime/replay.js';
 import { replayPaths } from '../runtime/replay.js';
 import { ReplaySink } from '../runtime/replay-sink.js';
+import type { SignaturePolicy } from '../runtime/replay-sink.js';
+import { signaturePolicy } from '../runtime/signatures.js';
 import { checkDataDir } from '../store/data-dir.js';
 import type { DataPaths } from '../store/data-dir.js';
 import { LogReader } from '../store/log-reader.js';
@@ -51,7 +54,7 @@ export const auditBytesPerRun = 8 * 1024 * 1024;
 /** Period of the observer's rolling audit: a 300 MB log is re-hashed every ~75 s. */
 export const observerAuditIntervalMsDefault = 2_000;
 
-export interface ObserverOptions extends Pick<ReplayOptions, 'modules' | 'registry' | 'snapshot' | 'threads' | 'parallelBytesMin'> {
+export interface ObserverOptions extends Pick<ReplayOptions, 'modules' | 'registry' | 'snapshot' | 'threads' | 'parallelBytesMin' | 'publicKeys'> {
   logger?: Logger;
   /** Follow the log live (default true); false serves the replayed state only (serve's panic mode). */
   follow?: boolean;
@@ -83,7 +86,7 @@ export class ObserverSource implements ReadSource {
 
   private constructor(
     paths: DataPaths,
-    parts: { machine: StateMachine; verifier: ChainVerifier; tree: MemoryHashStore; views: LogViews; fault: SteleError | undefined; lastCheckpoint: { seq: number } | undefined },
+    parts: { machine: StateMachine; verifier: ChainVerifier; tree: MemoryHashStore; views: LogViews; fault: SteleError | undefined; lastCheckpoint: { seq: number } | undefined; signatures: SignaturePolicy },
     options: ObserverOptions,
   ) {
     this.#paths = paths;
@@ -95,7 +98,7 @@ export class ObserverSource implements ReadSource {
     this.views = parts.views;
     this.#lastCheckpoint = parts.lastCheckpoint;
     this.#logger = options.logger;
-    this.#sink = new ReplaySink(parts.machine, parts.verifier.frontier, undefined);
+    this.#sink = new ReplaySink(parts.machine, parts.verifier.frontier, undefined, undefined, parts.signatures);
     this.vault = new VaultStore(paths.dir, { readOnly: true });
     this.#reader = new LogReader(paths.log);
     this.#integrity = parts.fault === undefined ? { status: 'ok' } : { status: 'panic', fault: parts.fault.toJSON() };
@@ -111,15 +114,19 @@ export class ObserverSource implements ReadSource {
     const views = new LogViews();
     const tree = new MemoryHashStore();
     let lastCheckpoint: { seq: number } | undefined;
+    // One policy for the startup replay and the lines that follow: the same keys, and a key a
+    // writer installs later is looked up in the keyring when its first checkpoint arrives.
+    const signatures = signaturePolicy(paths.dir, options.publicKeys === undefined ? {} : { publicKeys: options.publicKeys });
     const replayed = await replayPaths(paths, {
       ...options,
+      signatures,
       afterLine: (checked, _machine, _frontier, at) => {
         tree.append(checked.treeHashes);
         views.addEnvelope(checked.event, at.offset, at.bytes);
         if (checked.event.type === 'stele.checkpoint') lastCheckpoint = { seq: checked.event.seq };
       },
     });
-    const observer = new ObserverSource(paths, { machine: replayed.machine, verifier: replayed.scan.verifier, tree, views, fault: replayed.fault, lastCheckpoint }, options);
+    const observer = new ObserverSource(paths, { machine: replayed.machine, verifier: replayed.scan.verifier, tree, views, fault: replayed.fault, lastCheckpoint, signatures }, options);
     if (replayed.fault !== undefined) {
       options.logger?.error({ fault: replayed.fault.toJSON() }, 'the log is damaged: serving the state before the first fault, not following');
     } else if (options.follow !== false) {

@@ -9,7 +9,8 @@
  *   acknowledged once durable; a guard's rejection is recorded (audit.command_rejected)
  *   and the caller gets STELE_E_REJECTED once that record is durable;
  * - a `stele.checkpoint` is stamped after the request that brings the events since the last
- *   one to `checkpointEvery`, and on clean close (DESIGN.md §4);
+ *   one to `checkpointEvery`, and on clean close (DESIGN.md §4); with a signing key it
+ *   carries `sig` and `keyId` (issue #5), and the public key is in `<data>/keys/`;
  * - module invariants are checked after every request (O(1) checks);
  * - a snapshot is written after a durable batch when `snapshotEvery` events have passed.
  *
@@ -19,7 +20,7 @@
  */
 import type { Logger } from 'pino';
 import type { JsonValue } from '../canonical/json.js';
-import { steleError } from '../errors.js';
+import { isSteleError, steleError } from '../errors.js';
 import type { SteleError } from '../errors.js';
 import { ChainVerifier } from '../log/chain.js';
 import type { CheckedLine } from '../log/chain.js';
@@ -39,6 +40,10 @@ import type { LoadedSnapshot, ReplayStats } from './replay.js';
 import { isBuiltin, loadSnapshot, replayPaths, replayStats, replayWants } from './replay.js';
 import { defaultThreads } from '../log/scan-parallel.js';
 import { ReplaySink, checkpointType } from './replay-sink.js';
+import { installPublicKey } from '../crypto/keys.js';
+import type { PublicKey, SigningKey } from '../crypto/keys.js';
+import { ioError } from '../store/file-store.js';
+import { signaturePolicy, warnSignatures } from './signatures.js';
 
 /** Events between two checkpoints unless configured (DESIGN.md §4; issue #3 default). */
 export const checkpointEveryDefault = 1000;
@@ -63,6 +68,14 @@ export interface EngineOptions extends MachineOptions {
    * scan parse every line.
    */
   onScanLine?: (checked: CheckedLine, offset: number, lineBytes: number) => void;
+  /**
+   * Signs every checkpoint this engine writes (`sig`, `keyId`: DESIGN.md §4, issue #5). On
+   * open, its public key is installed in `<data>/keys/<keyId>.pub` so that anyone holding the
+   * directory can check the signatures.
+   */
+  signingKey?: SigningKey;
+  /** Keys pinned for the startup replay's signature checks, beside the keyring (see ReplayOptions.publicKeys). */
+  publicKeys?: readonly PublicKey[];
 }
 
 /** What a command returns: the acks of its events (none for a no-op) and the module's result. */
@@ -127,7 +140,9 @@ export class Engine {
     const snapshotMs = performance.now() - started;
     const machine = loaded?.machine ?? new StateMachine(options);
     const verifier = new ChainVerifier(machine.registry, { file: 'events.ndjson' });
-    const sink = new ReplaySink(machine, verifier.frontier, loaded?.base);
+    const signingKey = options.signingKey;
+    const signatures = signaturePolicy(dir, { ...(options.publicKeys === undefined ? {} : { publicKeys: options.publicKeys }), ...(signingKey === undefined ? {} : { ownKey: signingKey }) });
+    const sink = new ReplaySink(machine, verifier.frontier, loaded?.base, undefined, signatures);
     // The hooks exist before the writer does (it may append stele.recovered while opening),
     // and reach the engine once it exists.
     const ref: { engine?: Engine } = {};
@@ -174,6 +189,13 @@ export class Engine {
       const snapshotTemps = cleanSnapshotTemp(log.paths.dir);
       const vaultTemps = new VaultStore(log.paths.dir, { readOnly: false }).cleanTemp();
       if (snapshotTemps.length + vaultTemps > 0) options.logger?.warn({ snapshotTemps, vaultTemps }, 'removed temp files left by an interrupted write');
+      if (signingKey !== undefined) {
+        try {
+          installPublicKey(log.paths.dir, signingKey);
+        } catch (err) {
+          throw isSteleError(err) ? err : ioError(err, `${log.paths.dir}/keys/${signingKey.keyId}.pub`, 'install the public key');
+        }
+      }
     } catch (err) {
       await log.close();
       throw err;
@@ -182,8 +204,14 @@ export class Engine {
     const stats = replayStats(machine, head, sink, loaded, { snapshot: snapshotMs, scan: performance.now() - scanStarted, total: performance.now() - started });
     const engine = new Engine(log, machine, stats, options, idempotency);
     ref.engine = engine;
-    options.logger?.info(stats, 'replay finished; ready');
+    options.logger?.info({ ...stats, ...(signingKey === undefined ? {} : { signingKeyId: signingKey.keyId }) }, 'replay finished; ready');
+    if (options.logger !== undefined) warnSignatures(options.logger, stats.checkpoints);
     return engine;
+  }
+
+  /** The keyId of the key this engine signs its checkpoints with, if it has one. */
+  get signingKeyId(): string | undefined {
+    return this.#options.signingKey?.keyId;
   }
 
   /** Size, roots and head of the durable log, and the state root. */
@@ -340,7 +368,10 @@ export class Engine {
   #snapshotDue = false;
 
   #checkpointInput(size: number, logRoot: () => string): AppendInput {
-    return { type: checkpointType, v: 1, data: { size, logRoot: logRoot(), stateRoot: this.machine.stateRoot() } };
+    const commitment = { size, logRoot: logRoot(), stateRoot: this.machine.stateRoot() };
+    const key = this.#options.signingKey;
+    if (key === undefined) return { type: checkpointType, v: 1, data: commitment };
+    return { type: checkpointType, v: 1, data: { ...commitment, sig: key.sign(commitment), keyId: key.keyId } };
   }
 
   /** @internal The writer's batchFailed hook. */

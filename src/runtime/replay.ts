@@ -23,8 +23,10 @@ import { listSnapshots, readSnapshot } from '../store/snapshot-store.js';
 import { snapshotFault } from '../snapshot/format.js';
 import type { MachineOptions } from './machine.js';
 import { StateMachine } from './machine.js';
-import type { CheckpointSummary, SnapshotBase } from './replay-sink.js';
+import type { CheckpointSummary, SignaturePolicy, SnapshotBase } from './replay-sink.js';
 import { ReplaySink } from './replay-sink.js';
+import type { PublicKey } from '../crypto/keys.js';
+import { signaturePolicy, warnSignatures } from './signatures.js';
 import path from 'node:path';
 
 export interface ReplayOptions extends MachineOptions {
@@ -38,6 +40,14 @@ export interface ReplayOptions extends MachineOptions {
   threads?: number;
   /** Smallest log scanned with worker threads (default 16 MiB: below it, starting workers costs more than it saves). */
   parallelBytesMin?: number;
+  /**
+   * Public keys the caller pins (`--pubkey`; issue #5): checkpoint signatures are checked
+   * against these and the data directory's keyring (`<data>/keys/*.pub`); checkpoints signed
+   * by any other key are counted in `checkpoints.pinned` and logged as a warning.
+   */
+  publicKeys?: readonly PublicKey[];
+  /** The signature policy itself, instead of one built from `publicKeys` (a follower keeps using it after the replay). */
+  signatures?: SignaturePolicy;
 }
 
 /** Counts and timings of one replay, for `status`, logs and benchmarks. */
@@ -81,33 +91,47 @@ export interface LoadedSnapshot {
  * one fails with STELE_E_SNAPSHOT_INVALID naming the file: never silently skipped.
  */
 export function loadSnapshot(dataDir: string, options: MachineOptions & { logger?: Logger }, logSizeMax = Number.MAX_SAFE_INTEGER): LoadedSnapshot | undefined {
+  const files = listSnapshots(dataDir).reverse();
+  for (const { file, size } of files) {
+    if (size > logSizeMax) {
+      throw snapshotFault(snapshotLabel(file), `it covers ${size} events but the log has only ${logSizeMax}: the log lost events, or the snapshot belongs to another log`);
+    }
+    const loaded = loadSnapshotFile(file, options);
+    if (loaded !== undefined) return loaded;
+  }
+  return undefined;
+}
+
+export function snapshotLabel(file: string): string {
+  return path.join('snapshots', path.basename(file));
+}
+
+/**
+ * Loads one snapshot file, verifying it entirely (trailer, header, canonical lines,
+ * recomputed state root); undefined when it was made by other module versions (logged).
+ * Damage throws STELE_E_SNAPSHOT_INVALID naming the file.
+ */
+export function loadSnapshotFile(file: string, options: MachineOptions & { logger?: Logger }): LoadedSnapshot | undefined {
   const probe = new StateMachine(options);
   const wanted = JSON.stringify(probe.modules.map((m) => [m.name, m.version]));
   const prefixes = probe.modules.flatMap((m) => m.keyPrefixes);
-  const files = listSnapshots(dataDir).reverse();
-  for (const { file, size } of files) {
-    const label = path.join('snapshots', path.basename(file));
-    if (size > logSizeMax) {
-      throw snapshotFault(label, `it covers ${size} events but the log has only ${logSizeMax}: the log lost events, or the snapshot belongs to another log`);
-    }
-    const parsed = readSnapshot(file, prefixes);
-    const found = JSON.stringify(parsed.header.modules);
-    if (found !== wanted) {
-      options.logger?.warn({ file: label, modules: parsed.header.modules }, 'snapshot made by other module versions; skipped');
-      continue;
-    }
-    let machine: StateMachine;
-    try {
-      machine = StateMachine.restore(options, parsed.header.size, parsed.parts, parsed.entries, parsed.valueHashes);
-    } catch (err) {
-      if (isSteleError(err)) throw snapshotFault(label, err.message);
-      throw err;
-    }
-    const stateRoot = machine.stateRoot();
-    if (stateRoot !== parsed.header.stateRoot) throw snapshotFault(label, 'the state root recomputed from its entries differs from its header', undefined, stateRoot, parsed.header.stateRoot);
-    return { machine, base: { file: label, header: parsed.header } };
+  const label = snapshotLabel(file);
+  const parsed = readSnapshot(file, prefixes);
+  const found = JSON.stringify(parsed.header.modules);
+  if (found !== wanted) {
+    options.logger?.warn({ file: label, modules: parsed.header.modules }, 'snapshot made by other module versions; skipped');
+    return undefined;
   }
-  return undefined;
+  let machine: StateMachine;
+  try {
+    machine = StateMachine.restore(options, parsed.header.size, parsed.parts, parsed.entries, parsed.valueHashes);
+  } catch (err) {
+    if (isSteleError(err)) throw snapshotFault(label, err.message);
+    throw err;
+  }
+  const stateRoot = machine.stateRoot();
+  if (stateRoot !== parsed.header.stateRoot) throw snapshotFault(label, 'the state root recomputed from its entries differs from its header', undefined, stateRoot, parsed.header.stateRoot);
+  return { machine, base: { file: label, header: parsed.header } };
 }
 
 /** Replays a data directory read-only (no lock). Damage does not throw: it is in `fault`. */
@@ -122,7 +146,7 @@ export async function replayPaths(paths: DataPaths, options: ReplayOptions = {})
   const snapshotMs = performance.now() - started;
   const machine = loaded?.machine ?? new StateMachine(options);
   const verifier = new ChainVerifier(machine.registry, { file: 'events.ndjson' });
-  const sink = new ReplaySink(machine, verifier.frontier, loaded?.base);
+  const sink = new ReplaySink(machine, verifier.frontier, loaded?.base, undefined, options.signatures ?? signaturePolicy(paths.dir, options.publicKeys === undefined ? {} : { publicKeys: options.publicKeys }));
   const scanStarted = performance.now();
   const afterLine = options.afterLine;
   const scan = await scanForReplay(paths.log, machine.registry, {
@@ -155,6 +179,7 @@ export async function replayPaths(paths: DataPaths, options: ReplayOptions = {})
   if (fault?.code === 'STELE_E_SNAPSHOT_INVALID') throw fault;
   const stats = replayStats(machine, { size: scan.verifier.head.size, logRoot: scan.verifier.logRoot(), headHash: scan.verifier.head.headHash }, sink, loaded, { snapshot: snapshotMs, scan: performance.now() - scanStarted, total: performance.now() - started });
   options.logger?.info({ ...stats, fault: fault?.toJSON() }, fault === undefined ? 'replay finished' : 'replay stopped at a fault');
+  if (options.logger !== undefined) warnSignatures(options.logger, stats.checkpoints);
   return { machine, stats, scan, fault };
 }
 

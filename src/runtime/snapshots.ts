@@ -19,6 +19,7 @@ import { snapshotFault } from '../snapshot/format.js';
 import type { MachineOptions } from './machine.js';
 import { StateMachine } from './machine.js';
 import { replayPaths } from './replay.js';
+import type { ReplayOptions } from './replay.js';
 
 export interface CreatedSnapshot {
   file: string;
@@ -33,7 +34,7 @@ export interface CreatedSnapshot {
  * Replays read-only and writes a snapshot of the whole current log. Refuses a damaged log
  * (a snapshot of a damaged prefix would hide the damage).
  */
-export async function createSnapshot(dir: string, options: MachineOptions & { logger?: Logger; snapshot?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<CreatedSnapshot> {
+export async function createSnapshot(dir: string, options: MachineOptions & Pick<ReplayOptions, 'publicKeys'> & { logger?: Logger; snapshot?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<CreatedSnapshot> {
   const paths = checkDataDir(dir, true);
   const replayed = await replayPaths(paths, options);
   if (replayed.fault !== undefined) throw replayed.fault;
@@ -88,7 +89,7 @@ export interface SnapshotVerdict {
  * equal the snapshot's. Returns one verdict per snapshot; the replay's own fault, if any,
  * marks the snapshots after it unverifiable.
  */
-export async function verifySnapshots(dir: string, options: MachineOptions & { files?: string[]; logger?: Logger; onProgress?: (done: number, total: number) => void } = {}): Promise<SnapshotVerdict[]> {
+export async function verifySnapshots(dir: string, options: MachineOptions & Pick<ReplayOptions, 'publicKeys'> & { files?: string[]; logger?: Logger; onProgress?: (done: number, total: number) => void } = {}): Promise<SnapshotVerdict[]> {
   const paths = checkDataDir(dir, false);
   const probe = new StateMachine(options);
   const prefixes = probe.modules.flatMap((m) => m.keyPrefixes);

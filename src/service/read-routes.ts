@@ -6,7 +6,7 @@
  * re-serialised.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { JsonObject } from '../canonical/json.js';
 import { steleError } from '../errors.js';
 import { fromHex } from '../hash/hex.js';
@@ -16,8 +16,10 @@ import { formatStateProof } from '../proof/state-proof.js';
 import { tsToMs } from '../views/log-index.js';
 import type { RouteDoc } from './openapi.js';
 import {
+  accountAtSchema,
   accountQuerySchema,
   accountSchema,
+  atQuerySchema,
   bundleParamsSchema,
   bundleSchema,
   consistencyProofSchema,
@@ -35,6 +37,7 @@ import {
   streamQuerySchema,
 } from './schemas.js';
 import type { ReadSource } from './source.js';
+import { TimeTravel, atOf } from './time-travel.js';
 import { eventJson } from './source.js';
 import { requestLastEventId } from './stream.js';
 
@@ -59,6 +62,7 @@ const eventsChunkLines = 512;
 
 export function readRoutes(source: ReadSource): ApiRoute[] {
   const json = (reply: FastifyReply, body: string): FastifyReply => reply.type('application/json; charset=utf-8').send(body);
+  const travel = new TimeTravel(source.dataDir);
   return [
     {
       method: 'GET',
@@ -72,9 +76,12 @@ export function readRoutes(source: ReadSource): ApiRoute[] {
       method: 'GET',
       url: '/v1/stats',
       summary: 'Audit statistics (executions, attacks, telemetry, rejections), ledger totals and event counts by type',
-      responses: { 200: { description: 'statistics', schema: statsSchema } },
-      errors: [],
-      handler: () => {
+      query: atQuerySchema,
+      responses: { 200: { description: 'statistics (with ?at=: as of that position, plus `at`)', schema: statsSchema } },
+      errors: [400, 503],
+      handler: (request) => {
+        const at = atOf(parseWith(atQuerySchema, request.query, 'query'));
+        if (at !== undefined) return travel.answer({ at, route: 'stats' });
         const machine = source.machine();
         const audit = machine.view('audit', 'stats') as JsonObject;
         return { ...audit, ledger: machine.view('ledger', 'totals'), eventTypes: source.views.index.typeCounts(), size: machine.size };
@@ -130,11 +137,13 @@ export function readRoutes(source: ReadSource): ApiRoute[] {
       url: '/v1/accounts/:id',
       summary: "A ledger account: its authenticated state and its history, newest first, with the balance after each change",
       query: accountQuerySchema,
-      responses: { 200: { description: 'the account', schema: accountSchema } },
-      errors: [400, 404],
+      responses: { 200: { description: 'the account (with ?at=: as of that position, without the history)', schema: z.union([accountSchema, accountAtSchema]) } },
+      errors: [400, 404, 503],
       handler: (request) => {
         const id = (request.params as { id: string }).id;
         const q = parseWith(accountQuerySchema, request.query, 'query');
+        const at = atOf(q);
+        if (at !== undefined) return travel.answer({ at, route: 'account', id });
         const state = source.machine().entries.get(`account:${id}`) as JsonObject | undefined;
         if (state === undefined) throw notFound(`no ledger account ${id}`, 'open it with the ledger.open command, or check the id');
         const page = source.views.accounts.history(id, q.before === undefined ? { limit: q.limit } : { before: q.before, limit: q.limit });
@@ -157,11 +166,14 @@ export function readRoutes(source: ReadSource): ApiRoute[] {
       method: 'GET',
       url: '/v1/state/:key',
       summary: 'A state entry with its inclusion proof, or a proof that the key is absent, against the current state root',
-      responses: { 200: { description: 'the entry (found or not) with its proof', schema: stateResponseSchema } },
-      errors: [400],
+      query: atQuerySchema,
+      responses: { 200: { description: 'the entry (found or not) with its proof (with ?at=: as of that position, plus `at`)', schema: stateResponseSchema } },
+      errors: [400, 503],
       handler: (request) => {
         const key = (request.params as { key: string }).key;
         if (Buffer.byteLength(key) > limits.kvKeyBytesMax * 2) throw steleError('STELE_E_INPUT_TOO_LARGE', 'the key is longer than any state key can be', { fix: 'check the key' });
+        const at = atOf(parseWith(atQuerySchema, request.query, 'query'));
+        if (at !== undefined) return travel.answer({ at, route: 'state', key });
         const machine = source.machine();
         const value = machine.entries.get(key);
         const proof = formatStateProof(sha256, key, machine.entries.prove(key), fromHex(machine.stateRoot())!, value);

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { limits } from '../limits.js';
+import { atQueryFields } from './time-travel.js';
 
 const hash64 = z.string().regex(/^[0-9a-f]{64}$/).describe('64 lowercase hex characters');
 const seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -66,6 +67,7 @@ export const statusSchema = z
     lag: z.object({ bytes: z.number().int(), pendingBytes: z.number().int() }),
     indexed: z.object({ size: z.number().int() }),
     checkpoints: z.object({ last: z.object({ seq: z.number().int() }).nullable(), every: z.number().int().nullable() }),
+    signing: z.object({ keyId: hash64 }).optional().describe('the key the writer signs its checkpoints with (stele --signing-key); absent when it does not sign'),
   })
   .meta({ id: 'Status' });
 
@@ -117,8 +119,30 @@ export const eventWithProofSchema = z
   .meta({ id: 'EventWithProof' });
 
 export const accountQuerySchema = z
-  .object({ before: seq.optional(), limit: z.coerce.number().int().min(1).max(limits.pageItemsMax).default(50) })
+  .object({ before: seq.optional(), limit: z.coerce.number().int().min(1).max(limits.pageItemsMax).default(50), ...atQueryFields })
   .strict();
+
+/** `?at=` / `?atTime=` alone (issue #5: time-travel reads). */
+export const atQuerySchema = z.object(atQueryFields).strict();
+
+/** Where a time-travel answer was derived: the position, its roots, and the snapshot it started from. */
+export const atInfoSchema = z
+  .object({
+    size: z.number().int(),
+    seq: z.number().int().nullable(),
+    ts: z.string().nullable(),
+    logRoot: hash64,
+    stateRoot: hash64,
+    headHash: hash64,
+    base: z.object({ file: z.string(), size: z.number().int() }).nullable(),
+    replayed: z.number().int().describe('events verified and reduced after the base'),
+  })
+  .meta({ id: 'AtInfo' });
+
+export const accountAtSchema = z
+  .object({ id: z.string(), balance: z.string(), allowNegative: z.boolean(), open: z.boolean(), state: z.record(z.string(), z.unknown()), at: atInfoSchema })
+  .describe('an account as of a past position (?at=): its state then, without the history')
+  .meta({ id: 'AccountAt' });
 
 export const accountSchema = z
   .object({
@@ -139,7 +163,7 @@ export const stateProofSchema = z
   .meta({ id: 'StateProof' });
 
 export const stateResponseSchema = z
-  .object({ key: z.string(), found: z.boolean(), value: z.unknown().optional(), size: z.number().int(), proof: stateProofSchema })
+  .object({ key: z.string(), found: z.boolean(), value: z.unknown().optional(), size: z.number().int(), proof: stateProofSchema, at: atInfoSchema.optional().describe('with ?at=: where the answer was derived') })
   .meta({ id: 'StateEntry' });
 
 export const bundleParamsSchema = z.object({ sha256: hash64 }).strict();

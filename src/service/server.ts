@@ -19,6 +19,8 @@ import { loadAssets } from './assets.js';
 import { fromFrameworkError, statusOf } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
 import { readRoutes } from './read-routes.js';
+import { checkpointRoutes } from './checkpoint-routes.js';
+import { proofRoutes } from './proof-routes.js';
 import type { ApiRoute } from './read-routes.js';
 import type { ReadSource } from './source.js';
 import { TokenCheck } from './token.js';
@@ -97,7 +99,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     });
   }
 
-  const routes: ApiRoute[] = [...readRoutes(source), ...(writer === undefined ? [] : writeRoutes(writer))];
+  const routes: ApiRoute[] = [...readRoutes(source), ...checkpointRoutes(source), ...proofRoutes(source), ...(writer === undefined ? [] : writeRoutes(writer))];
   const doc = apiDocument(options.version);
   routes.push({ ...openApiRoute, handler: () => doc });
 
@@ -174,7 +176,7 @@ export function apiDocument(version: string): Record<string, unknown> {
     throw new Error('documentation only');
   };
   // Describing a route needs no source: handlers are never called here.
-  return openApiDocument([...readRoutes({} as ReadSource), ...writeRoutes({ engine: describeOnly }), openApiRoute], { version });
+  return openApiDocument([...readRoutes({} as ReadSource), ...checkpointRoutes({} as ReadSource), ...proofRoutes({} as ReadSource), ...writeRoutes({ engine: describeOnly }), openApiRoute], { version });
 }
 
 function checkCommandType(request: FastifyRequest): void {

@@ -31,6 +31,8 @@ export interface StatusView {
   lag: { bytes: number; pendingBytes: number };
   indexed: { size: number };
   checkpoints: { last: { seq: number } | null; every: number | null };
+  /** The writer's signing key (issue #5), when it signs its checkpoints. */
+  signing?: { keyId: string };
 }
 
 export interface ReadSource {

@@ -92,6 +92,7 @@ export class WriterSource implements ReadSource, WriteTarget {
       lag: { bytes: 0, pendingBytes: 0 },
       indexed: { size: this.views.size },
       checkpoints: { last: lastCheckpoint === undefined ? null : { seq: lastCheckpoint.seq }, every: this.#checkpointEvery },
+      ...(this.#engine.signingKeyId === undefined ? {} : { signing: { keyId: this.#engine.signingKeyId } }),
     };
   }
 

@@ -7,6 +7,7 @@
  *   <data>/quarantine/         torn tails moved aside on writer open
  *   <data>/writer.lock/        the single-writer lock (proper-lockfile), owner.json inside
  *   <data>/vault/ab/<sha256>   content-addressed bundles (src/store/vault-store.ts)
+ *   <data>/keys/<keyId>.pub    public keys of the writers that signed checkpoints (src/crypto/keys.ts)
  */
 import fs from 'node:fs';
 import path from 'node:path';

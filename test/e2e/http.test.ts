@@ -748,6 +748,7 @@ describe('read routes', () => {
         'GET /v1/bundles/{sha256}/content',
         'GET /v1/series',
         'GET /v1/stream',
+        'GET /v1/checkpoints/latest',
         'GET /v1/openapi.json',
       ].sort(),
     );
