@@ -749,6 +749,8 @@ describe('read routes', () => {
         'GET /v1/series',
         'GET /v1/stream',
         'GET /v1/checkpoints/latest',
+        'GET /v1/proofs/event/{seq}',
+        'GET /v1/proofs/state/{key}',
         'GET /v1/openapi.json',
       ].sort(),
     );
