@@ -1,5 +1,6 @@
 /** Shared test helpers: temp data directories and running the built CLI. */
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { onTestFinished } from 'vitest';
 import { isSteleError } from '../src/errors.js';
 import type { SteleError } from '../src/errors.js';
 import { initDataDir } from '../src/store/data-dir.js';
+import { canonicalize } from '../src/canonical/json.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -69,4 +71,39 @@ export function errorCodeOf(fn: () => unknown): string {
   } catch (err) {
     return isSteleError(err) ? err.code : String(err);
   }
+}
+
+/** One parsed line of a data directory's log (the fields tests edit). */
+export interface LogLine {
+  seq: number;
+  type: string;
+  prev: string;
+  data: Record<string, unknown>;
+}
+
+/** Every line of `<data>/events.ndjson`, parsed. */
+export function readLogLines(data: string): LogLine[] {
+  return fs
+    .readFileSync(path.join(data, 'events.ndjson'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+/**
+ * Rewrites the event at `seq` with `change` and re-chains every line after it (`prev`), as
+ * an attacker holding the files would: only what `change` did is wrong.
+ */
+export function rechainLog(data: string, seq: number, change: (event: LogLine) => void): void {
+  const file = path.join(data, 'events.ndjson');
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+  let prev = seq === 0 ? '0'.repeat(64) : crypto.createHash('sha256').update(lines[seq - 1]!).digest('hex');
+  for (let i = seq; i < lines.length; i++) {
+    const event = JSON.parse(lines[i]!) as LogLine;
+    event.prev = prev;
+    if (i === seq) change(event);
+    lines[i] = canonicalize(event);
+    prev = crypto.createHash('sha256').update(lines[i]!).digest('hex');
+  }
+  fs.writeFileSync(file, lines.join('\n') + '\n');
 }

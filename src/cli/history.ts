@@ -8,6 +8,8 @@ import { steleError } from '../errors.js';
 import type { AtSpec, StateAt } from '../history/at.js';
 import { stateAt } from '../history/at.js';
 import { diffStates } from '../history/diff.js';
+import { LogSeeker } from '../log/seek.js';
+import { checkDataDir } from '../store/data-dir.js';
 import type { StateMachine } from '../runtime/machine.js';
 import type { EngineFlags } from './engine.js';
 import { pinnedKeys, readState } from './engine.js';
@@ -74,19 +76,10 @@ export function atSummary(r: StateAt): Record<string, JsonValue> {
 }
 
 /** `stele replay [--at SEQ | --at-time ISO]`: re-derive the state and roots, now or as of a position. */
-export async function replayCommand(dir: string, logger: Logger, flags: EngineFlags, opts: AtFlags & { json?: boolean }): Promise<number> {
+export function replayCommand(dir: string, logger: Logger, flags: EngineFlags, opts: AtFlags & { json?: boolean }): number {
   const json = opts.json === true;
-  let at = atSpecOf(opts);
-  if (at === undefined) {
-    const r = await readState(dir, logger, flags, json);
-    at = { size: r.stats.size };
-    if (r.damaged) {
-      const out = { size: r.stats.size, logRoot: r.stats.logRoot, stateRoot: r.stats.stateRoot, headHash: r.stats.headHash, integrity: 'damaged' };
-      if (json) printJson(out);
-      else process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-      return exitCodes.verifyFailed;
-    }
-  }
+  // Without a position: the whole log (a damaged line is thrown as the fault, exit 1).
+  const at = atSpecOf(opts) ?? { size: logSize(dir) };
   const r = travel(dir, logger, flags, at, json);
   const out = atSummary(r);
   if (json) printJson(out);
@@ -103,6 +96,16 @@ export async function replayCommand(dir: string, logger: Logger, flags: EngineFl
     process.stdout.write(lines.join('\n') + '\n');
   }
   return exitCodes.ok;
+}
+
+/** The number of complete events in the log, found by bisection. */
+function logSize(dir: string): number {
+  const seeker = new LogSeeker(checkDataDir(dir, false).log);
+  try {
+    return seeker.count();
+  } finally {
+    seeker.close();
+  }
 }
 
 /** `stele diff A B`: every state key added, changed or removed between two positions. */

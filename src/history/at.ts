@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { isSteleError, steleError } from '../errors.js';
 import type { SteleError } from '../errors.js';
-import { sha256, sha256Hex } from '../hash/sha256.js';
+import { sha256 } from '../hash/sha256.js';
 import { toHex } from '../hash/hex.js';
 import { ChainVerifier } from '../log/chain.js';
 import { LineSplitter } from '../log/line-splitter.js';
@@ -308,8 +308,7 @@ function tryLoad(file: string, size: number, seeker: LogSeeker, options: StateAt
   }
   if (loaded === undefined) return { skipped: { file: label, reason: 'made by other module versions' } };
   if (size > 0) {
-    const line = seeker.lineAt(seeker.offsetOfSeq(size - 1));
-    const hash = line === undefined ? undefined : sha256Hex(line);
+    const hash = seeker.lineHash(size - 1);
     if (hash !== loaded.base.header.headHash) return { skipped: { file: label, reason: `its head hash does not match event ${size - 1} of the log (found ${hash ?? 'no line'})` } };
   }
   return { loaded };

@@ -13,7 +13,8 @@
  * read-only copies).
  */
 import fs from 'node:fs';
-import { steleError } from '../errors.js';
+import { isSteleError, steleError } from '../errors.js';
+import { sha256Hex } from '../hash/sha256.js';
 import { limits } from '../limits.js';
 
 /** Below this many bytes between the bounds, the bisection scans lines linearly. */
@@ -149,6 +150,19 @@ export class LogSeeker {
       if (!visit(probed)) return;
       at = probed.next;
     }
+  }
+
+  /** SHA-256 (hex) of line `seq` (its event hash), or undefined when the file has no complete line `seq`. */
+  lineHash(seq: number): string | undefined {
+    let offset: number;
+    try {
+      offset = this.offsetOfSeq(seq);
+    } catch (err) {
+      if (isSteleError(err) && err.code === 'STELE_E_SIZE_OUT_OF_RANGE') return undefined;
+      throw err;
+    }
+    const line = offset < this.bytes ? this.lineAt(offset) : undefined;
+    return line === undefined ? undefined : sha256Hex(line);
   }
 
   /** The number of complete lines (events) in the file: the seq of the last one plus one. */

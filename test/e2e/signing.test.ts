@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalize } from '../../src/canonical/json.js';
-import { cli, newDataDir, tempDir } from '../helpers.js';
+import { cli, newDataDir, tempDir, readLogLines } from '../helpers.js';
+import type { LogLine } from '../helpers.js';
 import { request, startServe, stopAll } from './service.js';
 
 let root: string;
@@ -16,20 +17,7 @@ let secret: string;
 let keyId: string;
 let otherPub: string;
 
-interface Line {
-  seq: number;
-  type: string;
-  prev: string;
-  data: Record<string, unknown>;
-}
 
-function readLines(data: string): Line[] {
-  return fs
-    .readFileSync(path.join(data, 'events.ndjson'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Line);
-}
 
 interface VerifyJson {
   ok: boolean;
@@ -89,7 +77,7 @@ describe('stele keygen', () => {
 describe('writing with --signing-key', () => {
   it('cmd signs its checkpoints; verify and status count them verified', () => {
     const data = signedData();
-    const checkpoints = readLines(data).filter((l) => l.type === 'stele.checkpoint');
+    const checkpoints = readLogLines(data).filter((l) => l.type === 'stele.checkpoint');
     expect(checkpoints).toHaveLength(2);
     for (const c of checkpoints) expect(c.data).toMatchObject({ keyId, sig: expect.stringMatching(/^[0-9a-f]{128}$/) as unknown });
     expect(fs.existsSync(path.join(data, 'keys', `${keyId}.pub`))).toBe(true);
@@ -116,7 +104,7 @@ describe('writing with --signing-key', () => {
     const d = cli(['--data', demo, '--signing-key', secret, '--checkpoint-every', '100', 'demo', '--commands', '300']);
     expect(d.status, d.stderr).toBe(0);
     for (const dir of [data, demo]) {
-      const checkpoints = readLines(dir).filter((l) => l.type === 'stele.checkpoint');
+      const checkpoints = readLogLines(dir).filter((l) => l.type === 'stele.checkpoint');
       expect(checkpoints.length).toBeGreaterThan(0);
       expect(checkpoints.every((c) => c.data.keyId === keyId)).toBe(true);
     }
@@ -147,7 +135,7 @@ describe('stele serve --signing-key', () => {
     const put = await request(service.url, '/v1/commands', { body: { cmd: 'kv.put', data: { key: 'a', value: 1 } }, auth: true });
     expect(put.status, put.text).toBe(200);
     expect((await service.stop()).code).toBe(0);
-    const last = readLines(data).at(-1)!;
+    const last = readLogLines(data).at(-1)!;
     expect(last.type).toBe('stele.checkpoint');
     expect(last.data.keyId).toBe(keyId);
     // Without a key, no signing in the status.
@@ -203,7 +191,7 @@ describe('an altered signature', () => {
     const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
     // The last line is the second session's shutdown checkpoint: only its signature changes.
     const at = lines.length - 1;
-    const event = JSON.parse(lines[at]!) as Line;
+    const event = JSON.parse(lines[at]!) as LogLine;
     const sig = event.data.sig as string;
     event.data.sig = sig.slice(0, 10) + (sig[10] === 'a' ? 'b' : 'a') + sig.slice(11);
     lines[at] = canonicalize(event);

@@ -3,13 +3,12 @@
  * (checkpoints every 4 events, signed with a fresh key), an unsigned one, and helpers to
  * rewrite a line (re-chaining the rest) the way an attacker with the files could.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { canonicalize } from '../../src/canonical/json.js';
 import type { PublicKey, SigningKey } from '../../src/crypto/keys.js';
 import { loadPublicKey, loadSigningKey, writeKeyPair } from '../../src/crypto/keys.js';
 import { initDataDir } from '../../src/store/data-dir.js';
+import { readLogLines } from '../helpers.js';
 import { Engine } from '../../src/runtime/engine.js';
 import type { EngineOptions } from '../../src/runtime/engine.js';
 import { tempDir } from '../helpers.js';
@@ -58,44 +57,17 @@ export async function writeWorkload(data: string, options: EngineOptions = {}): 
   }
 }
 
-export interface Line {
-  seq: number;
-  type: string;
-  prev: string;
-  data: Record<string, unknown>;
-}
-
-export function readLines(data: string): Line[] {
-  return fs
-    .readFileSync(path.join(data, 'events.ndjson'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Line);
-}
-
 /** Seqs of the checkpoint lines. */
 export function checkpointSeqs(data: string): number[] {
-  return readLines(data)
+  return readLogLines(data)
     .filter((l) => l.type === 'stele.checkpoint')
     .map((l) => l.seq);
-}
-
-/** Rewrites the event at `seq` and re-chains every line after it (an attacker holding the files). */
-export function rewrite(data: string, seq: number, change: (event: Line) => void): void {
-  const file = path.join(data, 'events.ndjson');
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
-  let prev = seq === 0 ? '0'.repeat(64) : crypto.createHash('sha256').update(lines[seq - 1]!).digest('hex');
-  for (let i = seq; i < lines.length; i++) {
-    const event = JSON.parse(lines[i]!) as Line;
-    event.prev = prev;
-    if (i === seq) change(event);
-    lines[i] = canonicalize(event);
-    prev = crypto.createHash('sha256').update(lines[i]!).digest('hex');
-  }
-  fs.writeFileSync(file, lines.join('\n') + '\n');
 }
 
 /** A temp root for a test file, removed by the caller's afterAll. */
 export function proofTempRoot(): string {
   return tempDir('stele-proof-');
 }
+
+export { readLogLines as readLines, rechainLog as rewrite } from '../helpers.js';
+export type { LogLine as Line } from '../helpers.js';

@@ -10,7 +10,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { canonicalize } from '../../src/canonical/json.js';
 import type { PublicKey, SigningKey } from '../../src/crypto/keys.js';
 import { loadPublicKey, loadSigningKey, writeKeyPair } from '../../src/crypto/keys.js';
 import { openWriter } from '../../src/log/open.js';
@@ -19,7 +18,8 @@ import { Engine } from '../../src/runtime/engine.js';
 import { replayDir } from '../../src/runtime/replay.js';
 import { createSnapshot, verifySnapshots } from '../../src/runtime/snapshots.js';
 import { verifyDir } from '../../src/runtime/verify.js';
-import { caughtSteleError, newDataDir, tempDir } from '../helpers.js';
+import { caughtSteleError, newDataDir, tempDir, readLogLines, rechainLog } from '../helpers.js';
+import type { LogLine } from '../helpers.js';
 
 const keyDir = tempDir('stele-sig-keys-');
 afterAll(() => fs.rmSync(keyDir, { recursive: true, force: true }));
@@ -32,37 +32,8 @@ function newKey(): { file: string; signing: SigningKey; pub: PublicKey; pubHex: 
   return { file, signing: loadSigningKey(file), pub: loadPublicKey(`${file}.pub`), pubHex };
 }
 
-interface Line {
-  seq: number;
-  type: string;
-  prev: string;
-  data: Record<string, unknown>;
-}
 
-function readLines(data: string): Line[] {
-  return fs
-    .readFileSync(path.join(data, 'events.ndjson'), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Line);
-}
 
-/** Rewrites the event at `seq` and re-chains every line after it, so that only what `change` did is wrong. */
-function rewrite(data: string, seq: number, change: (event: Line) => void): void {
-  const file = path.join(data, 'events.ndjson');
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
-  let prev = seq === 0 ? '0'.repeat(64) : crypto.createHash('sha256').update(lines[seq - 1]!).digest('hex');
-  for (let i = seq; i < lines.length; i++) {
-    const event = JSON.parse(lines[i]!) as Line;
-    event.prev = prev;
-    if (i === seq) change(event);
-    lines[i] = canonicalize(event);
-    prev = crypto.createHash('sha256').update(lines[i]!).digest('hex');
-  }
-  fs.writeFileSync(file, lines.join('\n') + '\n');
-  // The derived tree file is rebuilt by a writer; readers would otherwise report it first.
-  fs.rmSync(path.join(data, 'index', 'tree.hashes'), { force: true });
-}
 
 /** A data directory written by an engine signing with `key`: 12 commands, a checkpoint every 5 events. */
 async function signedLog(key: SigningKey): Promise<string> {
@@ -73,11 +44,11 @@ async function signedLog(key: SigningKey): Promise<string> {
   return data;
 }
 
-function checkpoints(data: string): Line[] {
-  return readLines(data).filter((l) => l.type === 'stele.checkpoint');
+function checkpoints(data: string): LogLine[] {
+  return readLogLines(data).filter((l) => l.type === 'stele.checkpoint');
 }
 
-function flipSig(event: Line): void {
+function flipSig(event: LogLine): void {
   const sig = event.data.sig as string;
   event.data.sig = (sig[0] === '0' ? '1' : '0') + sig.slice(1);
 }
@@ -87,7 +58,7 @@ describe('an engine with a signing key', () => {
 
   it('signs every checkpoint it writes, periodic and shutdown, so that node:crypto alone accepts them', async () => {
     const data = await signedLog(key.signing);
-    const all = readLines(data);
+    const all = readLogLines(data);
     const written = checkpoints(data);
     // Periodic ones (every 5 events) and the shutdown one after the last command.
     expect(written.length).toBe(3);
@@ -162,7 +133,7 @@ describe('keys the reader does not have, and pinned keys', () => {
   it('a forged signature under a key the reader does not have cannot be told from an unknown key, and is not accepted either', async () => {
     const data = await signedLog(key.signing);
     // The last checkpoint: re-chaining after an earlier one would change the log roots the later ones committed to.
-    rewrite(data, checkpoints(data).at(-1)!.seq, flipSig);
+    rechainLog(data, checkpoints(data).at(-1)!.seq, flipSig);
     fs.rmSync(path.join(data, 'keys'), { recursive: true });
     const replayed = await replayDir(data);
     expect(replayed.fault).toBeUndefined();
@@ -178,7 +149,7 @@ describe('an altered signature', () => {
   it('stops replay and verify at its line, and the writer opens in panic mode, writing nothing', async () => {
     const data = await signedLog(key.signing);
     const at = checkpoints(data)[1]!.seq;
-    rewrite(data, at, flipSig);
+    rechainLog(data, at, flipSig);
     const where = { file: 'events.ndjson', line: at + 1, seq: at, path: 'data.sig' };
 
     const replayed = await replayDir(data, { snapshot: false });
@@ -206,7 +177,7 @@ describe('an altered signature', () => {
 
   it('a sig without keyId, a keyId without sig, or a signature by another key under this keyId, are faults too', async () => {
     const other = newKey();
-    const changes: [string, (e: Line) => void][] = [
+    const changes: [string, (e: LogLine) => void][] = [
       ['no keyId', (e) => delete e.data.keyId],
       ['no sig', (e) => delete e.data.sig],
       ['another signer', (e) => (e.data.sig = other.signing.sign(e.data as { size: number; logRoot: string; stateRoot: string }))],
@@ -214,7 +185,7 @@ describe('an altered signature', () => {
     for (const [what, change] of changes) {
       const data = await signedLog(key.signing);
       const at = checkpoints(data)[0]!.seq;
-      rewrite(data, at, change);
+      rechainLog(data, at, change);
       const replayed = await replayDir(data, { publicKeys: [other.pub] });
       expect(replayed.fault?.code, what).toBe('STELE_E_SIGNATURE_INVALID');
       expect(replayed.fault?.where.seq, what).toBe(at);
@@ -223,7 +194,7 @@ describe('an altered signature', () => {
 
   it('makes snapshot verification fail for the snapshots after it', async () => {
     const data = await signedLog(key.signing);
-    rewrite(data, checkpoints(data).at(-1)!.seq, flipSig);
+    rechainLog(data, checkpoints(data).at(-1)!.seq, flipSig);
     // A snapshot of a log whose fault only a reader without the key misses.
     fs.renameSync(path.join(data, 'keys'), path.join(data, 'keys.away'));
     await createSnapshot(data, { snapshot: false });
@@ -250,7 +221,7 @@ describe('the observer following a log', () => {
       await observer.poll();
       const status = observer.status();
       expect(status.integrity.status).toBe('ok');
-      expect(status.size).toBe(readLines(data).length);
+      expect(status.size).toBe(readLogLines(data).length);
       // A checkpoint with the right roots and keyId but a signature over something else.
       const previous = checkpoints(data).at(-1)!.data as { sig: string };
       const head = observer.status();
