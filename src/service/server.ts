@@ -33,6 +33,27 @@ export const headersTimeoutMs = 10_000;
 export const requestTimeoutMs = 120_000;
 /** Idle keep-alive connections are closed after this. */
 export const keepAliveTimeoutMs = 5_000;
+/**
+ * How often Node checks the two timeouts above (its default is 30 s, which would let a
+ * slowloris client hold a socket for up to 40 s instead of 10): a scan of the open
+ * connections once a second costs nothing measurable.
+ */
+export const connectionsCheckingIntervalMs = 1_000;
+
+/** The timeouts against slow clients; tests shorten them, the service uses the constants above. */
+export interface ServerTimeouts {
+  headersMs: number;
+  requestMs: number;
+  keepAliveMs: number;
+  checkIntervalMs: number;
+}
+
+export const serverTimeoutsDefault: ServerTimeouts = {
+  headersMs: headersTimeoutMs,
+  requestMs: requestTimeoutMs,
+  keepAliveMs: keepAliveTimeoutMs,
+  checkIntervalMs: connectionsCheckingIntervalMs,
+};
 
 export interface ServerOptions {
   source: ReadSource;
@@ -42,6 +63,8 @@ export interface ServerOptions {
   token?: string;
   logger?: Logger;
   version: string;
+  /** Slow-client timeouts; `serverTimeoutsDefault` unless given (tests). */
+  timeouts?: ServerTimeouts;
 }
 
 const allMethods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -50,6 +73,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const { source, writer, logger } = options;
   if (writer !== undefined && options.token === undefined) throw new Error('a writer needs a token');
   const tokenCheck = options.token === undefined ? undefined : new TokenCheck(options.token);
+  const timeouts = options.timeouts ?? serverTimeoutsDefault;
+  if (!(timeouts.headersMs > 0 && timeouts.headersMs <= timeouts.requestMs && timeouts.checkIntervalMs > 0)) throw new Error('server timeouts: 0 < headersMs <= requestMs and checkIntervalMs > 0');
   const app = Fastify({
     bodyLimit: limits.requestBodyBytesMax,
     // State keys are up to kvKeyBytesMax (+ prefix) bytes, percent-encoded up to 3×.
@@ -61,7 +86,16 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     serverFactory: (handler) =>
-      http.createServer({ maxHeaderSize: limits.requestHeaderBytesMax, headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, handler),
+      http.createServer(
+        {
+          maxHeaderSize: limits.requestHeaderBytesMax,
+          headersTimeout: timeouts.headersMs,
+          requestTimeout: timeouts.requestMs,
+          keepAliveTimeout: timeouts.keepAliveMs,
+          connectionsCheckingInterval: timeouts.checkIntervalMs,
+        },
+        handler,
+      ),
   });
 
   app.removeAllContentTypeParsers();
