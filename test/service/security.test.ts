@@ -19,7 +19,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { limits } from '../../src/limits.js';
 import { createLogger, redactPaths } from '../../src/logger.js';
-import { createServer } from '../../src/service/server.js';
+import { apiDocument, createServer } from '../../src/service/server.js';
 import type { ServerTimeouts } from '../../src/service/server.js';
 import { TokenCheck } from '../../src/service/token.js';
 import { WriterSource } from '../../src/service/writer-source.js';
@@ -198,6 +198,25 @@ function vaultFiles(dir: string): string[] {
 }
 
 describe('the bearer token', () => {
+  it('is required by every route that is not GET or HEAD, as the OpenAPI document lists them (a new writing route cannot forget it)', async () => {
+    const h = await serve();
+    const before = fs.readFileSync(path.join(h.dir, 'events.ndjson'));
+    const doc = apiDocument('test') as { paths: Record<string, Record<string, unknown>> };
+    const writing: { method: string; url: string }[] = [];
+    for (const [url, operations] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(operations)) if (method !== 'get' && method !== 'head') writing.push({ method: method.toUpperCase(), url: url.replace(/\{[^}]+\}/g, '0') });
+    }
+    expect(writing.map((w) => `${w.method} ${w.url}`).sort()).toEqual(['POST /v1/commands', 'PUT /v1/bundles']);
+    for (const w of writing) {
+      for (const headers of [{}, { authorization: `Bearer ${wrongToken}` }]) {
+        const answer = await h.app.inject({ method: w.method as 'POST', url: w.url, payload: '{"cmd":"kv.put","data":{"key":"k","value":1}}', headers: { 'content-type': 'application/json', ...headers } });
+        expect(answer.statusCode, `${w.method} ${w.url} ${JSON.stringify(headers)}`).toBe('authorization' in headers ? 403 : 401);
+      }
+    }
+    expect(fs.readFileSync(path.join(h.dir, 'events.ndjson')).equals(before)).toBe(true);
+    expect(vaultFiles(h.dir)).toEqual([]);
+  });
+
   it('is compared in constant time: every presented token, of any length, goes through timingSafeEqual on two 32-byte digests', () => {
     const spy = vi.spyOn(crypto, 'timingSafeEqual');
     try {
