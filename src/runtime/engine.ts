@@ -411,6 +411,10 @@ export class Engine {
   /** Before deciding anything: a stale machine is rebuilt; a due snapshot is written (the state is then exactly the durable log). */
   async #ready(): Promise<void> {
     if (this.#closing) throw steleError('STELE_E_CLOSED', 'the engine is closing', { fix: 'open the data directory again' });
+    // A stopped writer (lost lock, fdatasync error, log deleted) refuses everything: say why,
+    // rather than the error of a rebuild that may not be possible any more.
+    const stopped = this.log.writer.stoppedReason;
+    if (stopped !== undefined) throw stopped;
     if (this.#stale !== undefined) await this.#startRebuild();
     if (this.#snapshotDue) {
       this.#snapshotDue = false;

@@ -39,7 +39,7 @@ import { caughtSteleError, newDataDir, tempDir } from '../helpers.js';
 const seed = Number(process.env.STELE_SEED ?? 60601);
 export const runs = { writeFault: 120, shortWrites: 40, fsyncFault: 40, readFault: 30, engineWriteFault: 20, engineFsyncFault: 10, snapshotFault: 20 } as const;
 
-type WriteFaultKind = 'ENOSPC' | 'EIO' | 'zero';
+type WriteFaultKind = 'ENOSPC' | 'EIO' | 'EROFS' | 'zero';
 
 /** node:fs with faults armed on demand. Counts what it injected, so a test can tell the fault happened. */
 class FaultyOps implements FileOps {
@@ -181,7 +181,7 @@ function codeOf(err: unknown): string {
   return isSteleError(err) ? err.code : String(err);
 }
 
-const expectedCode: Record<WriteFaultKind, string> = { ENOSPC: 'STELE_E_DISK_FULL', EIO: 'STELE_E_IO', zero: 'STELE_E_IO' };
+const expectedCode: Record<WriteFaultKind, string> = { ENOSPC: 'STELE_E_DISK_FULL', EIO: 'STELE_E_IO', EROFS: 'STELE_E_DATA_DIR_UNWRITABLE', zero: 'STELE_E_IO' };
 
 describe('a write fault in the middle of a batch (FileStore under the writer)', () => {
   it('acknowledges no caller of the failed batch, cuts the file back to whole acknowledged lines, and resumes without a restart', async () => {
@@ -190,7 +190,7 @@ describe('a write fault in the middle of a batch (FileStore under the writer)', 
         fc.integer({ min: 0, max: 5 }),
         fc.integer({ min: 1, max: 64 }),
         fc.double({ min: 0, max: 0.999, noNaN: true }),
-        fc.constantFrom<WriteFaultKind>('ENOSPC', 'EIO', 'zero'),
+        fc.constantFrom<WriteFaultKind>('ENOSPC', 'EIO', 'EROFS', 'zero'),
         fc.option(fc.integer({ min: 1, max: 97 }), { nil: undefined }),
         async (before, batch, fraction, kind, shortWriteBytesMax) => {
           const h = start();
