@@ -346,6 +346,8 @@ export class Engine {
     this.#closing = true;
     try {
       await this.log.writer.drain();
+      // A rebuild after a failed batch reads the log: let it finish before the files close.
+      await this.#rebuilding?.catch(() => undefined);
       if (this.#stale === undefined && this.#sinceCheckpoint > 0) {
         const status = this.log.writer.status();
         await this.log.writer.appendSystem(this.#checkpointInput(status.size, () => status.logRoot)).catch((err: unknown) => {

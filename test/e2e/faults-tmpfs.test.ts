@@ -31,7 +31,7 @@ import type { CommandAnswer, StatusBody } from './service.js';
 import { command, request, startServe, stopAll, waitFor } from './service.js';
 
 const seed = Number(process.env.STELE_SEED ?? 60602);
-export const runs = { engineDiskFull: 6, serveDiskFull: 1, treeDiskFull: 2, snapshotDiskFull: 1, vaultDiskFull: 1, checkpointDiskFull: 1, readOnly: 1, dirRemoved: 1, lockDeleted: 1 } as const;
+export const runs = { fsyncEio: 1, engineDiskFull: 6, serveDiskFull: 1, treeDiskFull: 2, snapshotDiskFull: 1, vaultDiskFull: 1, checkpointDiskFull: 1, readOnly: 1, dirRemoved: 1, lockDeleted: 1 } as const;
 
 /** Why mounting is impossible here, or undefined when it works (probed once, with a throwaway mount). */
 function mountUnavailable(): string | undefined {
@@ -62,6 +62,11 @@ function mountTmpfs(bytes: number): string {
 }
 
 afterAll(() => {
+  for (const l of loops.splice(0).reverse()) {
+    if (spawnSync('umount', [l.mount]).status !== 0) spawnSync('umount', ['-l', l.mount]);
+    spawnSync('losetup', ['-d', l.device]);
+    fs.rmSync(l.mount, { recursive: true, force: true });
+  }
   for (const m of mounts.splice(0).reverse()) {
     // Lazily if a failed test left a file open on it, so the mount never outlives the run.
     if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
@@ -72,6 +77,29 @@ afterAll(() => {
 afterEach(async () => {
   await stopAll();
 });
+
+const loops: { device: string; mount: string }[] = [];
+
+/**
+ * An ext4 file system of `fsBytes` on a loop device whose sparse backing file lives on a tmpfs
+ * of only `backingBytes`: thin provisioning that runs out. ext4 accepts writes into the page
+ * cache; writeback then fails in the loop device (no space below it), so fdatasync returns
+ * EIO: a real fsync error, no injection. Returns the mount point and the backing tmpfs.
+ */
+function mountThinExt4(fsBytes: number, backingBytes: number): { mount: string; backing: string; device: string; image: string } {
+  const backing = mountTmpfs(backingBytes);
+  const image = path.join(backing, 'disk.img');
+  fs.closeSync(fs.openSync(image, 'w'));
+  fs.truncateSync(image, fsBytes);
+  run('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image]);
+  const r = spawnSync('losetup', ['-f', '--show', image], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`losetup: ${r.stderr}`);
+  const device = r.stdout.trim();
+  const mount = tempDir('stele-ext4-');
+  run('mount', ['-o', 'errors=continue', device, mount]);
+  loops.push({ device, mount });
+  return { mount, backing, device, image };
+}
 
 /** Fills the file system of `dir` to the last byte with `<dir>/filler`; returns the filler's path. */
 function fillDisk(dir: string): string {
@@ -123,6 +151,14 @@ function expectAckedOnce(data: string, acked: readonly { seq: number; hash: stri
   }
 }
 
+/** Like expectAckedOnce, for a log that may end in unacknowledged lines or a torn tail (never acknowledged). */
+function expectAckedOncePrefix(data: string, acked: readonly { seq: number; hash: string }[]): void {
+  const lines = fs.readFileSync(path.join(data, 'events.ndjson'), 'utf8').split('\n');
+  const hashes = lines.map((l) => Buffer.from(sha256(Buffer.from(l))).toString('hex'));
+  for (const a of acked) expect(hashes[a.seq]).toBe(a.hash);
+  expect(new Set(hashes).size).toBe(hashes.length);
+}
+
 function expectVerifies(data: string): void {
   const r = cli(['--data', data, 'verify', '--json']);
   expect(r.stderr + r.stdout).not.toContain('"ok":false');
@@ -130,6 +166,57 @@ function expectVerifies(data: string): void {
 }
 
 const put = (tag: string, i: number) => ({ cmd: 'kv.put', data: { key: `${tag}-${i}`, value: { i, pad: 'p'.repeat(40) } } });
+
+describe.skipIf(unavailable !== undefined)('a real fdatasync error (ext4 on a thin loop device that runs out of backing space)', () => {
+  it('stops the writer with STELE_E_IO at the first failed fdatasync and never acknowledges again, never retried; every acknowledged event survives a remount; a restart resumes', async () => {
+    const thin = mountThinExt4(64 * 1024 * 1024, 12 * 1024 * 1024);
+    const data = path.join(thin.mount, 'data');
+    initDataDir(data);
+    const engine = await Engine.open(data, { checkpointEvery: 100 });
+    const acked: { seq: number; hash: string }[] = [];
+    let failure: unknown;
+    const big = (w: number, i: number) => ({ cmd: 'kv.put', data: { key: `big-${w}-${i}`, value: 'b'.repeat(30_000) } });
+    try {
+      for (let w = 0; w < 2000 && failure === undefined; w++) {
+        const results = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => engine.run(big(w, i))));
+        for (const r of results) {
+          if (r.status === 'fulfilled') acked.push(...r.value.acks);
+          else failure ??= r.reason;
+        }
+        if (failure !== undefined) expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(0);
+      }
+      expect(codeOf(failure)).toBe('STELE_E_IO');
+      expect(String((failure as Error).message)).toContain('fdatasync');
+      expect(engine.log.writer.stoppedReason).toBe(failure);
+      // Whatever a second fdatasync would answer now (Linux reports a writeback error once
+      // per file description, so often "success"), stele does not ask again:
+      const later = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => engine.run(put('later', i))));
+      for (const r of later) expect(codeOf((r as PromiseRejectedResult).reason)).toBe('STELE_E_IO');
+    } finally {
+      // ext4 may have aborted its journal and turned read-only: the close then cannot remove
+      // the lock, and says so, typed.
+      const closeErr = await engine.close().then(() => undefined, (err: unknown) => err);
+      if (closeErr !== undefined) expect(['STELE_E_DATA_DIR_UNWRITABLE', 'STELE_E_IO']).toContain(codeOf(closeErr));
+    }
+    expect(acked.length).toBeGreaterThan(0);
+    // Give the backing store room, remount (journal replay): every acknowledged event is there.
+    run('mount', ['-o', 'remount,size=128m', thin.backing]);
+    run('umount', [thin.mount]);
+    run('mount', [thin.device, thin.mount]);
+    expectAckedOncePrefix(data, acked);
+    // A lock the read-only file system kept: its holder (this process's closed engine) is
+    // gone, as after a restart, where a new process takes it over (dead pid).
+    fs.rmSync(path.join(data, 'writer.lock'), { recursive: true, force: true });
+    const reopened = await Engine.open(data);
+    try {
+      const resumed = await reopened.run(put('resumed', 0));
+      expect(resumed.acks).toHaveLength(1);
+    } finally {
+      await reopened.close();
+    }
+    expectVerifies(data);
+  });
+});
 
 describe.skipIf(unavailable !== undefined)('disk full (ENOSPC) on a real tmpfs', () => {
   let mount: string;
