@@ -547,3 +547,27 @@ describe('a command queued behind a failed batch (through the LogStore interface
     expect((await verifyDir(data)).ok).toBe(true);
   });
 });
+
+describe('a read error in replay and verify (a real one: the log replaced by a directory, read gives EISDIR)', () => {
+  it('is a typed STELE_E_IO naming the file and offset, in scan, replay and verify; nothing is changed', async () => {
+    const data = newDataDir();
+    const log = path.join(data, 'events.ndjson');
+    fs.rmSync(log);
+    fs.mkdirSync(log);
+    const scanErr = await caughtSteleError(scanLogFile(log, createRegistry()));
+    expect(scanErr).toMatchObject({ code: 'STELE_E_IO', where: { file: log, offset: 0 } });
+    expect(statusOf(scanErr)).toBe(503);
+    // Replay reports a read fault as its result's fault or throws it; verify throws it.
+    const replayErr = await replayDir(data, { snapshot: false }).then(
+      (r) => r.fault,
+      (err: unknown) => err,
+    );
+    const verifyErr = await caughtSteleError(verifyDir(data));
+    for (const err of [replayErr, verifyErr]) {
+      expect(codeOf(err)).toBe('STELE_E_IO');
+      expect((err as SteleError).where.file).toBe(log);
+      expect((err as SteleError).fix).toBeTruthy();
+    }
+    expect(fs.statSync(log).isDirectory()).toBe(true);
+  });
+});
