@@ -18,6 +18,7 @@ import { storedHashCount } from '../merkle/log-tree.js';
 import { checkDataDir, fsyncDir, writeFileDurable } from '../store/data-dir.js';
 import type { DataPaths } from '../store/data-dir.js';
 import { FileStore, ioError, openFile } from '../store/file-store.js';
+import type { FileOps } from '../store/file-ops.js';
 import { acquireWriterLock } from '../store/lock.js';
 import type { WriterLock } from '../store/lock.js';
 import { TreeFile } from '../store/tree-file.js';
@@ -46,6 +47,8 @@ export interface OpenWriterOptions {
   parallelBytesMin?: number;
   /** With worker threads: the lines `onLine` needs (the others are verified but not parsed here). */
   wants?: (seq: number, bytes: Buffer) => boolean;
+  /** The log file's operations (node:fs unless a test injects faults). */
+  fileOps?: FileOps;
 }
 
 const recoveredMarker = Buffer.from('"type":"stele.recovered","v":');
@@ -115,7 +118,7 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
     }
     const treeRepair = sync.finish(storedHashCount(scan.verifier.head.size));
     if (treeRepair !== undefined) options.logger?.warn(treeRepair, 'derived tree file repaired');
-    const store = FileStore.open(paths.log, { size: scan.verifier.head.size, endOffset: scan.endOffset, sparseOffsets: scan.sparseOffsets }, { readOnly: false });
+    const store = FileStore.open(paths.log, { size: scan.verifier.head.size, endOffset: scan.endOffset, sparseOffsets: scan.sparseOffsets }, { readOnly: false, ...(options.fileOps === undefined ? {} : { ops: options.fileOps }) });
     const writer = new LogWriter({
       store,
       registry,

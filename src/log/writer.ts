@@ -13,6 +13,9 @@
  * Invariants:
  * - A rejected append (invalid input, over a limit, conflict) writes nothing, and a failed
  *   batch acknowledges none of its callers; the head is only advanced after durability.
+ * - A store that reports a lasting `failure` after a failed append (an fdatasync error, the
+ *   log file deleted) stops the writer with it: every queued and later append is refused
+ *   with that error, and `stoppedReason` (the service's status) names it.
  * - `ts` never decreases: ts = max(clock, previous ts), read once per batch.
  * - The writer never reads the clock except through the injected `clock`.
  */
@@ -424,6 +427,8 @@ export class LogWriter {
       this.#frontier = LogTreeFrontier.fromReader(sha256, before.size, this.#tree);
       for (const a of accepted) a.request.reject(err);
       if (hooks !== undefined) hooks.batchFailed?.(err);
+      const failure = this.#store.failure;
+      if (failure !== undefined) this.stop(failure);
       this.#finishFlush();
       return;
     }

@@ -15,8 +15,10 @@
  * - a snapshot is written after a durable batch when `snapshotEvery` events have passed.
  *
  * If a batch fails after its events were applied to the machine (disk full, I/O error), the
- * machine is ahead of the log: it is marked stale and rebuilt by a replay before the next
- * command is decided. Nothing stale is ever served as state.
+ * machine is ahead of the log: it is marked stale and a rebuild by replay starts at once;
+ * commands already queued behind the failed batch are refused with its error (they would be
+ * decided on the stale state), and later ones wait for the rebuild. Live views are fed only
+ * by durable batches; state reads see the stale machine only while the rebuild runs.
  */
 import type { Logger } from 'pino';
 import type { JsonValue } from '../canonical/json.js';
@@ -43,6 +45,7 @@ import { ReplaySink, checkpointType } from './replay-sink.js';
 import { installPublicKey } from '../crypto/keys.js';
 import type { PublicKey, SigningKey } from '../crypto/keys.js';
 import { ioError } from '../store/file-store.js';
+import type { FileOps } from '../store/file-ops.js';
 import { signaturePolicy, warnSignatures } from './signatures.js';
 
 /** Events between two checkpoints unless configured (DESIGN.md §4; issue #3 default). */
@@ -76,6 +79,8 @@ export interface EngineOptions extends MachineOptions {
   signingKey?: SigningKey;
   /** Keys pinned for the startup replay's signature checks, beside the keyring (see ReplayOptions.publicKeys). */
   publicKeys?: readonly PublicKey[];
+  /** The log file's operations: node:fs unless a test injects faults (src/store/file-ops.ts). */
+  fileOps?: FileOps;
 }
 
 /** What a command returns: the acks of its events (none for a no-op) and the module's result. */
@@ -181,6 +186,7 @@ export class Engine {
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.fileOps === undefined ? {} : { fileOps: options.fileOps }),
     });
     try {
       sink.finish(log.writer.status().size - appendedByOpen);
@@ -252,6 +258,8 @@ export class Engine {
     await this.#ready();
     let result: JsonValue | undefined;
     const acks = await this.log.writer.command((seq): StampDecision => {
+      // Queued behind a batch that failed after it was applied: this state is not the log's.
+      if (this.#stale !== undefined) throw staleError(this.#stale);
       const outcome = this.machine.decide(command, seq);
       const meta: JsonObject | undefined = idempotency === undefined ? command.meta : { ...command.meta, ...idempotency };
       const inputs: AppendInput[] = outcome.events.map((e) => (meta === undefined ? e : { ...e, meta }));
@@ -338,6 +346,8 @@ export class Engine {
     this.#closing = true;
     try {
       await this.log.writer.drain();
+      // A rebuild after a failed batch reads the log: let it finish before the files close.
+      await this.#rebuilding?.catch(() => undefined);
       if (this.#stale === undefined && this.#sinceCheckpoint > 0) {
         const status = this.log.writer.status();
         await this.log.writer.appendSystem(this.#checkpointInput(status.size, () => status.logRoot)).catch((err: unknown) => {
@@ -378,17 +388,36 @@ export class Engine {
   batchFailedHook(err: unknown): void {
     this.#stale = err;
     this.#options.logger?.error({ err }, 'a batch failed after its events were applied; the state will be rebuilt from the log');
+    // Start now, not at the next command: reads should see the durable state again soon. A
+    // failure here is logged; the next command retries the rebuild and gets the error.
+    this.#startRebuild().catch((rebuildErr: unknown) => this.#options.logger?.error({ err: rebuildErr }, 'rebuilding the state after a failed batch failed'));
+  }
+
+  /** True while the in-memory state may hold events of a failed batch (a rebuild is due or running). */
+  get stale(): boolean {
+    return this.#stale !== undefined;
+  }
+
+  /** Resolves once a due rebuild is done (at once when the state is not stale). */
+  async settled(): Promise<void> {
+    if (this.#stale !== undefined) await this.#startRebuild();
+  }
+
+  #startRebuild(): Promise<void> {
+    this.#rebuilding ??= this.#rebuild().finally(() => {
+      this.#rebuilding = undefined;
+    });
+    return this.#rebuilding;
   }
 
   /** Before deciding anything: a stale machine is rebuilt; a due snapshot is written (the state is then exactly the durable log). */
   async #ready(): Promise<void> {
     if (this.#closing) throw steleError('STELE_E_CLOSED', 'the engine is closing', { fix: 'open the data directory again' });
-    if (this.#stale !== undefined) {
-      this.#rebuilding ??= this.#rebuild().finally(() => {
-        this.#rebuilding = undefined;
-      });
-      await this.#rebuilding;
-    }
+    // A stopped writer (lost lock, fdatasync error, log deleted) refuses everything: say why,
+    // rather than the error of a rebuild that may not be possible any more.
+    const stopped = this.log.writer.stoppedReason;
+    if (stopped !== undefined) throw stopped;
+    if (this.#stale !== undefined) await this.#startRebuild();
     if (this.#snapshotDue) {
       this.#snapshotDue = false;
       this.#snapshotting = this.#autoSnapshot().finally(() => {
@@ -449,6 +478,12 @@ function idempotencyMismatch(key: string): SteleError {
   return steleError('STELE_E_IDEMPOTENCY_MISMATCH', `the idempotency key ${key} was already used for a different request`, {
     fix: 'use a new key for a new request; a retry must resend exactly the first {cmd, data}',
   });
+}
+
+/** The error of a command queued behind a failed batch: that batch's error when typed. */
+function staleError(cause: unknown): SteleError {
+  if (isSteleError(cause)) return cause;
+  return steleError('STELE_E_IO', `the batch before this command failed: ${String(cause)}`, { fix: 'retry: the state is rebuilt from the log first', cause });
 }
 
 function panicOf(fault: SteleError): SteleError {

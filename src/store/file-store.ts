@@ -6,15 +6,23 @@
  * - `size`/`endOffset` only ever cover bytes that were fdatasynced.
  * - A failed write is cut back (ftruncate) to the last whole acknowledged line before the
  *   error is reported, so the file keeps only whole acknowledged lines.
+ * - If the cut back itself fails, the store refuses every further append (a later batch
+ *   written at the same offset could leave torn bytes after it, in the middle of the log).
  * - After an fdatasync error the store refuses every further append (the kernel may have
- *   dropped the dirty pages, so retrying could acknowledge data that is not on disk).
+ *   dropped the dirty pages, so retrying could acknowledge data that is not on disk; see
+ *   docs/decisions.md "An fsync error stops the writer"). The unacknowledged batch is cut
+ *   back (best effort) so that a rebuild or a restart sees only acknowledged lines.
+ * - Before acknowledging, the store checks that the file still has a link: a log deleted
+ *   under the writer (or its data directory removed) would otherwise take acknowledged
+ *   events with it when the process exits. One fstat per batch, not per event.
+ * - File operations go through `FileOps` (src/store/file-ops.ts): node:fs by default, faults
+ *   injected in tests.
  * - One append at a time: the writer's group commit serialises them (asserted).
  * - Reads seek through a sparse offset index (one offset per `offsetIndexEvery` events,
  *   8 bytes per 1,024 events) and stream in chunks: O(1) memory in the log's length.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { promisify } from 'node:util';
 import { steleError } from '../errors.js';
 import type { SteleError } from '../errors.js';
 import { LineSplitter } from '../log/line-splitter.js';
@@ -22,9 +30,8 @@ import { limits } from '../limits.js';
 import type { LogStore, StoredLine } from './log-store.js';
 import { AppendSignal, followStore } from './log-store.js';
 import { conflict } from './memory-store.js';
-
-const fdatasync = promisify(fs.fdatasync);
-const read = promisify(fs.read);
+import type { FileOps } from './file-ops.js';
+import { nodeFileOps, writeAll } from './file-ops.js';
 
 /** One sparse-index entry per this many events. */
 export const offsetIndexEvery = 1024;
@@ -52,6 +59,7 @@ export class FileStore implements LogStore {
     private readonly fd: number,
     private readonly readOnly: boolean,
     state: FileStoreState,
+    private readonly ops: FileOps,
   ) {
     this.#size = state.size;
     this.#end = state.endOffset;
@@ -59,8 +67,8 @@ export class FileStore implements LogStore {
   }
 
   /** Opens the log file with a known verified state (from the startup scan). */
-  static open(file: string, state: FileStoreState, options: { readOnly: boolean }): FileStore {
-    return new FileStore(file, openFile(file, options.readOnly ? 'r' : 'r+'), options.readOnly, state);
+  static open(file: string, state: FileStoreState, options: { readOnly: boolean; ops?: FileOps }): FileStore {
+    return new FileStore(file, openFile(file, options.readOnly ? 'r' : 'r+'), options.readOnly, state, options.ops ?? nodeFileOps);
   }
 
   get size(): number {
@@ -71,7 +79,7 @@ export class FileStore implements LogStore {
     return this.#end;
   }
 
-  /** Set once an fdatasync failed: the store then refuses all appends. */
+  /** Set once the store cannot go on (fdatasync failed, a cut back failed, the file was deleted): it then refuses all appends. */
   get failure(): SteleError | undefined {
     return this.#failed;
   }
@@ -83,31 +91,45 @@ export class FileStore implements LogStore {
     if (this.#failed !== undefined) throw this.#failed;
     if (expectedSize !== this.#size) throw conflict(expectedSize, this.#size);
     this.#appending = true;
+    const ops = this.ops;
     try {
       const start = this.#end;
+      const where = { file: this.file, offset: start, seq: this.#size };
       try {
-        writeAll(this.fd, bytes, start);
+        writeAll(ops, this.fd, bytes, start);
       } catch (err) {
         // Cut back to the last acknowledged line so the file never keeps a partial batch.
+        const error = ioError(err, this.file, 'write', start, this.#size);
         try {
-          fs.ftruncateSync(this.fd, start);
-        } catch {
-          // If even the truncate fails the torn bytes stay; the next open quarantines them.
+          ops.ftruncateSync(this.fd, start);
+        } catch (truncateErr) {
+          this.#failed = steleError('STELE_E_IO', `a failed write could not be cut back (${(truncateErr as Error).message}); the writer stopped acknowledging`, {
+            where,
+            fix: 'restart the writer once the disk is healthy: the open re-verifies the log and moves the torn tail to quarantine',
+            cause: err,
+          });
+          throw this.#failed;
         }
-        throw ioError(err, this.file, 'write', start);
+        throw error;
       }
       try {
-        await fdatasync(this.fd);
+        await ops.fdatasync(this.fd);
       } catch (err) {
         // Never retried: after a failed fsync the page cache may have dropped our pages
         // (the "fsyncgate" lesson). Stop acknowledging; recovery happens by reopening.
         this.#failed = steleError('STELE_E_IO', `fdatasync failed: ${(err as Error).message}; the writer stopped acknowledging`, {
-          where: { file: this.file, offset: start },
-          fix: 'restart the writer: it re-verifies the log from disk before accepting appends',
+          where,
+          fix: 'check the disk (dmesg), then restart the writer: it re-verifies the log from disk before accepting appends. Events acknowledged before this error are durable; this batch was not acknowledged',
           cause: err,
         });
+        try {
+          ops.ftruncateSync(this.fd, start);
+        } catch {
+          // Best effort: the lines were never acknowledged; a restart verifies whatever is there.
+        }
         throw this.#failed;
       }
+      this.#checkLinked(where);
       this.#indexOffsets(bytes, start);
       this.#size += count;
       this.#end = start + bytes.length;
@@ -115,6 +137,31 @@ export class FileStore implements LogStore {
       this.#appending = false;
     }
     this.#appended.notify();
+  }
+
+  /** Refuses to acknowledge into a file that no longer has a name (deleted, or its directory removed). */
+  #checkLinked(where: { file: string; offset: number; seq: number }): void {
+    let links: number;
+    try {
+      links = this.ops.linksOf(this.fd);
+    } catch (err) {
+      this.#failed = ioError(err, this.file, 'stat', where.offset, where.seq);
+      throw this.#failed;
+    }
+    if (links > 0) return;
+    try {
+      // The batch is not acknowledged: keep the orphan to the acknowledged lines, so that the
+      // rescue copy the fix describes holds exactly those.
+      this.ops.ftruncateSync(this.fd, where.offset);
+    } catch {
+      // Best effort: a restart verifies whatever the rescued copy holds.
+    }
+    this.#failed = steleError('STELE_E_DATA_DIR_MISSING', `the log file ${this.file} was deleted (or its data directory removed) while the writer ran; the writer stopped acknowledging`, {
+      where,
+      fix: `the deleted log is still open in this process: before stopping it, copy it back with cp /proc/${process.pid}/fd/${this.fd} ${this.file} (recreate the directory first), then restart the writer; or restore the data directory from a backup`,
+      detail: { pid: process.pid, fd: this.fd },
+    });
+    throw this.#failed;
   }
 
   #indexOffsets(bytes: Buffer, start: number): void {
@@ -161,9 +208,9 @@ export class FileStore implements LogStore {
       const chunk = Buffer.allocUnsafe(Math.min(readChunkBytes, endOffset - position));
       let n: number;
       try {
-        ({ bytesRead: n } = await read(this.fd, chunk, 0, chunk.length, position));
+        ({ bytesRead: n } = await this.ops.read(this.fd, chunk, 0, chunk.length, position));
       } catch (err) {
-        throw ioError(err, this.file, 'read', position);
+        throw ioError(err, this.file, 'read', position, seq);
       }
       if (n === 0) break;
       splitter.push(n === chunk.length ? chunk : chunk.subarray(0, n));
@@ -197,23 +244,21 @@ export function openFile(file: string, flags: string | number): number {
   }
 }
 
-/** Writes all of `bytes` at `position`, looping over short writes. */
-function writeAll(fd: number, bytes: Buffer, position: number): void {
-  let done = 0;
-  while (done < bytes.length) {
-    const n = fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
-    if (n <= 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' });
-    done += n;
-  }
-}
-
-export function ioError(err: unknown, file: string, op: string, offset?: number): SteleError {
+/** An fs error as a typed one: ENOSPC → STELE_E_DISK_FULL, EACCES/EPERM/EROFS → STELE_E_DATA_DIR_UNWRITABLE, ENOENT on a write → STELE_E_DATA_DIR_MISSING, else STELE_E_IO; with the place. */
+export function ioError(err: unknown, file: string, op: string, offset?: number, seq?: number): SteleError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const where = offset === undefined ? { file } : { file, offset };
+  const where = { file, ...(offset === undefined ? {} : { offset }), ...(seq === undefined ? {} : { seq }) };
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return steleError('STELE_E_DISK_FULL', `no space left on the device (${op})`, {
       where,
       fix: 'free disk space; appends succeed again without a restart and nothing acknowledged was lost',
+      cause: err,
+    });
+  }
+  if (code === 'ENOENT' && op !== 'open' && !op.startsWith('read')) {
+    return steleError('STELE_E_DATA_DIR_MISSING', `cannot ${op} ${file}: its directory no longer exists`, {
+      where,
+      fix: 'the data directory (or a directory in it) was removed while stele ran: stop the writer, restore the data directory from a backup, restart',
       cause: err,
     });
   }

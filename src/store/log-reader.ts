@@ -5,14 +5,20 @@
  */
 import fs from 'node:fs';
 import { steleError } from '../errors.js';
+import type { FileOps } from './file-ops.js';
+import { nodeFileOps } from './file-ops.js';
+import { ioError } from './file-store.js';
 import type { LogIndex } from '../views/log-index.js';
 
 export class LogReader {
   readonly #fd: number;
   readonly #file: string;
+  readonly #ops: FileOps;
 
-  constructor(file: string) {
+  /** `ops` injects faults in tests (node:fs by default). */
+  constructor(file: string, ops: FileOps = nodeFileOps) {
     this.#file = file;
+    this.#ops = ops;
     this.#fd = fs.openSync(file, 'r');
   }
 
@@ -23,7 +29,13 @@ export class LogReader {
     const buf = Buffer.allocUnsafe(span.bytes);
     let read = 0;
     while (read < span.bytes) {
-      const n = fs.readSync(this.#fd, buf, read, span.bytes - read, span.offset + read);
+      let n: number;
+      try {
+        n = this.#ops.readSync(this.#fd, buf, read, span.bytes - read, span.offset + read);
+      } catch (err) {
+        // EIO and the like: a typed 503 naming the file and offset, not an internal error.
+        throw ioError(err, this.#file, 'read', span.offset + read, fromSeq);
+      }
       if (n === 0) {
         throw steleError('STELE_E_INTEGRITY_ALARM', `the log file ended at byte ${span.offset + read}, before the indexed events`, {
           where: { file: this.#file, offset: span.offset + read, seq: fromSeq },

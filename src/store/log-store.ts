@@ -9,9 +9,12 @@
  * - `append(expectedSize, …)` fails with STELE_E_CONFLICT, writing nothing, unless the store
  *   holds exactly `expectedSize` lines; it resolves only once the lines are durable.
  * - A failed append leaves the store as it was before the call (whole lines only).
+ * - A store that can no longer acknowledge safely (an fdatasync error, a deleted file) sets
+ *   `failure` and refuses every later append with it; the writer then stops.
  * - `read` yields lines `[fromSeq, toSeq)` in order, in batches; `follow` does the same and
  *   then waits for new appends until its signal aborts.
  */
+import type { SteleError } from '../errors.js';
 
 export interface StoredLine {
   seq: number;
@@ -24,6 +27,8 @@ export interface StoredLine {
 export interface LogStore {
   /** Lines durably stored. */
   readonly size: number;
+  /** Set once the store refuses every further append (restart needed); undefined while healthy. */
+  readonly failure?: SteleError | undefined;
   /** Appends `count` lines (`bytes` is their concatenation, each ending in `\n`). */
   append(expectedSize: number, bytes: Buffer, count: number): Promise<void>;
   /** Lines `[fromSeq, toSeq)` (to the current size when `toSeq` is omitted), in batches. */

@@ -11,6 +11,8 @@ import { LineSplitter } from '../log/line-splitter.js';
 import type { ParsedSnapshot, SnapshotContent } from '../snapshot/format.js';
 import { SnapshotParser, formatSnapshot, snapshotFault, snapshotFileName, snapshotFilePattern } from '../snapshot/format.js';
 import { fsyncDir } from './data-dir.js';
+import { nodeFileOps, writeAll } from './file-ops.js';
+import type { FileOps } from './file-ops.js';
 import { ioError, openFile, readChunkBytes } from './file-store.js';
 
 export interface SnapshotFile {
@@ -42,16 +44,33 @@ export function listSnapshots(dataDir: string): SnapshotFile[] {
   return out.sort((a, b) => a.size - b.size);
 }
 
-/** Writes a snapshot durably; returns its path. Writing the same content again gives the same bytes. */
-export function writeSnapshot(dataDir: string, content: SnapshotContent): string {
+/**
+ * Writes a snapshot durably; returns its path. Writing the same content again gives the same
+ * bytes. On any failure (disk full, I/O error, the data directory gone) the temp file is
+ * removed and a typed error names the snapshot; no snapshot file is left half written.
+ * `ops` injects faults in tests.
+ */
+export function writeSnapshot(dataDir: string, content: SnapshotContent, ops: FileOps = nodeFileOps): string {
   const dir = snapshotsDir(dataDir);
   const file = path.join(dir, snapshotFileName(content.size));
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    // Not recursive: a data directory removed under the writer must not be recreated here.
+    try {
+      fs.mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
     const fd = fs.openSync(tmp, 'w', 0o644);
     try {
-      for (const chunk of formatSnapshot(content)) fs.writeSync(fd, chunk);
+      // Positional writes looped over short ones: a short write on a filling disk must fail
+      // the snapshot, not silently drop the rest of a chunk.
+      let position = 0;
+      for (const chunk of formatSnapshot(content)) {
+        const bytes = Buffer.from(chunk, 'utf8');
+        writeAll(ops, fd, bytes, position);
+        position += bytes.length;
+      }
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

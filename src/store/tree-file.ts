@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import type { SteleError } from '../errors.js';
 import { steleError } from '../errors.js';
 import type { HashReader } from '../merkle/log-tree.js';
+import { nodeFileOps, writeAll } from './file-ops.js';
 
 const hashBytes = 32;
 /** Buffered hashes that trigger a write (8,192 × 32 B = 256 KiB). */
@@ -96,13 +97,8 @@ export class TreeFile implements HashReader {
     const bytes = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
     const position = this.#count * hashBytes;
     try {
-      // One write in practice; the loop only guards against a short write.
-      let done = 0;
-      while (done < bytes.length) {
-        const n = fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
-        if (n <= 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' });
-        done += n;
-      }
+      // One write in practice; writeAll only loops over a short write.
+      writeAll(nodeFileOps, fd, bytes, position);
     } catch (err) {
       this.#pending = [bytes];
       this.#writeError = treeIoError(err, this.file, 'append to', position);

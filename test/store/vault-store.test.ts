@@ -150,9 +150,9 @@ describe('VaultStore', () => {
     expect(new VaultStore(tempDir('stele-vault-empty-'), { readOnly: false }).cleanTemp()).toBe(0);
   });
 
-  it('a put into a missing data directory fails with the directory named', async () => {
+  it('a put into a missing data directory fails with STELE_E_DATA_DIR_MISSING, the directory named', async () => {
     const vault = new VaultStore(path.join(data, 'missing'), { readOnly: false });
-    const e = await expectSteleError(vault.put(Buffer.from('x')), 'STELE_E_IO');
+    const e = await expectSteleError(vault.put(Buffer.from('x')), 'STELE_E_DATA_DIR_MISSING');
     expect(e.where.file).toBe(path.join(data, 'missing', 'vault'));
     expect(fs.existsSync(path.join(data, 'missing'))).toBe(false);
   });
