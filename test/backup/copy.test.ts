@@ -257,9 +257,10 @@ describe('stele restore', () => {
     expect(v.size).toBe(seq + 1 + 2);
 
     // --at-time: the last event at or before the time.
-    const ts = lines[seq]!.ts;
+    const tsOf = (l: object) => (l as { ts: string }).ts;
+    const ts = tsOf(lines[seq]!);
     const byTime = await restoreDir(dir, path.join(scratch(), 'at-time'), { at: { time: ts } });
-    expect(byTime.size).toBe(lines.filter((l) => l.ts <= ts).length);
+    expect(byTime.size).toBe(lines.filter((l) => tsOf(l) <= ts).length);
   });
 
   it('refuses an --at beyond the log, writing nothing', async () => {
