@@ -118,7 +118,7 @@ export async function backupDir(src: string, dest: string, options: CopyOptions 
     removeTemp(summary.tmp);
     throw err;
   }
-  options.logger?.info({ ...summary.out, tmp: undefined }, 'backup written');
+  options.logger?.info(summary.out, 'backup written');
   return summary.out;
 }
 

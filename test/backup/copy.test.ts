@@ -15,6 +15,7 @@ import { replayDir } from '../../src/runtime/replay.js';
 import { createSnapshot } from '../../src/runtime/snapshots.js';
 import { verifyDir } from '../../src/runtime/verify.js';
 import { listSnapshots } from '../../src/store/snapshot-store.js';
+import { loadSigningKey, writeKeyPair } from '../../src/crypto/keys.js';
 import { fingerprint } from '../e2e/service.js';
 import { caughtSteleError, newDataDir, readLogLines, tempDir } from '../helpers.js';
 
@@ -149,6 +150,27 @@ describe('stele backup', () => {
     );
     expect(err.code).toBe('STELE_E_INTEGRITY_ALARM');
     expect(err.where.seq).toBe(seq);
+    expect(fs.readdirSync(parent)).toEqual([]);
+  });
+
+  it('copies the public keys, so the signatures of a signed log are checked in the copy, and a changed signature refuses', async () => {
+    const keyFile = path.join(scratch(), 'signing.key');
+    writeKeyPair(keyFile);
+    const dir = newDataDir();
+    const engine = await Engine.open(dir, { signingKey: loadSigningKey(keyFile), checkpointEvery: 5 });
+    for (let i = 0; i < 12; i++) await engine.run({ cmd: 'kv.put', data: { key: `k${i}`, value: i } });
+    await engine.close();
+    const s = await backupDir(dir, path.join(scratch(), 'b'));
+    expect(s.files.keys).toBe(1);
+    expect(s.checkpoints.signed).toBeGreaterThan(1);
+    expect(s.checkpoints.signaturesVerified).toBe(s.checkpoints.signed);
+    // One signature changed (its last hex digit): the backup refuses at that line.
+    const log = path.join(dir, 'events.ndjson');
+    const text = fs.readFileSync(log, 'utf8');
+    const at = text.indexOf('"sig":"') + '"sig":"'.length + 127;
+    fs.writeFileSync(log, text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1));
+    const parent = scratch();
+    expect((await caughtSteleError(backupDir(dir, path.join(parent, 'b')))).code).toBe('STELE_E_SIGNATURE_INVALID');
     expect(fs.readdirSync(parent)).toEqual([]);
   });
 
