@@ -81,6 +81,9 @@ describe('stele backup', () => {
     const verified = await verifyDir(dest);
     expect(verified.ok).toBe(true);
     expect(verified.stateRoot).toBe(s.stateRoot);
+    // A backup of the backup is the same backup.
+    const again = await backupDir(dest, path.join(scratch(), 'b2'));
+    expect([again.size, again.logRoot, again.stateRoot, again.bytesCopied]).toEqual([s.size, s.logRoot, s.stateRoot, s.bytesCopied]);
   });
 
   it('refuses a DEST that exists and is not empty, writing nothing', async () => {
