@@ -74,7 +74,7 @@ export const errorCodes = {
   STELE_E_TRUNCATED: 'integrity',
   /** `stele forensic`: what the log re-derives differs from a checkpoint, snapshot or bundle on disk. */
   STELE_E_DIVERGENCE: 'integrity',
-  /** An observer saw the log shrink, be replaced, or change bytes it had already read. */
+  /** An observer saw the log shrink, be replaced, or change bytes it had already read; or a backup/restore saw it under its copy (src/backup). */
   STELE_E_INTEGRITY_ALARM: 'integrity',
   // The writer refuses to write: exit 3, HTTP 503.
   STELE_E_PANIC: 'unavailable',

@@ -100,3 +100,7 @@ export type { MonitorOptions, PollReport as MonitorPollReport } from './monitor/
 export { HttpSource as MonitorHttpSource } from './monitor/http-source.js';
 export { DataDirSource as MonitorDataDirSource } from './monitor/data-source.js';
 export type { MonitorSource } from './monitor/source.js';
+
+// Issue #6: online backup and restore.
+export { backupDir, restoreDir } from './backup/copy.js';
+export type { CopyOptions, CopyPhase, CopySummary, RestoreOptions, RestoreSummary } from './backup/copy.js';

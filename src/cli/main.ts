@@ -29,6 +29,7 @@ import { demoCommand, observeCommand, observePortDefault, serveCommand, servePor
 import type { ListenFlags } from './serve.js';
 import { registerForensicCommands } from './forensic.js';
 import { registerMonitorCommand } from './monitor.js';
+import { backupCommand, restoreCommand } from './backup.js';
 import { isSteleError } from '../errors.js';
 
 const program = new Command();
@@ -363,6 +364,23 @@ program
       }),
     ),
   );
+
+program
+  .command('backup')
+  .description('copy a consistent state of the data directory to DEST while its writer keeps writing (no lock): the log up to its newest checkpoint, stele.json, keys, snapshots, the bundles the copied log records; verified completely before DEST is created')
+  .argument('<dest>', 'the backup directory to create (must not exist, or be empty)')
+  .option('--json', 'machine output')
+  .action(run((dest: string, opts: { json?: boolean }) => backupCommand(dataDir(), dest, cliLogger(), flags(), opts.json === true)));
+
+program
+  .command('restore')
+  .description('verify SRC (a backup or a data directory) completely, then install a copy of it as --data DIR; --at SEQ / --at-time ISO restores the log only up to that position')
+  .argument('<src>', 'the backup (or data directory) to restore from; only read')
+  .option('--at <seq>', 'restore the log up to and including event SEQ (the meaning of replay --at)', intArg('--at'))
+  .option('--at-time <iso>', 'restore the log up to the last event at or before this ISO 8601 time')
+  .option('--force', 'replace a non-empty --data DIR: its current contents are moved to DIR.replaced-<time>, never deleted')
+  .option('--json', 'machine output')
+  .action(run((src: string, opts: AtFlags & { force?: boolean; json?: boolean }) => restoreCommand(src, dataDir(), cliLogger(), flags(), opts)));
 
 registerForensicCommands(program, { dataDir, flags, logger: cliLogger, run, intArg });
 registerMonitorCommand(program, { flags, logger: cliLogger, run, intArg });

@@ -14,6 +14,8 @@
  * against the derived `bundle:` records. A fault of the log itself ends the scan and is a
  * finding; the vault is then checked against the records derived so far, without orphan
  * detection (records after the fault are unknown).
+ *
+ * `auditVault` is also how `stele backup` / `restore` check the bundles of a copy (src/backup).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -151,7 +153,7 @@ const vaultTempPattern = /^[0-9a-f]{64}\.tmp-\d+-\d+$/;
  * names. Missing or altered files are divergences; unnamed files are warnings (a put whose
  * record never reached the log leaves one, harmlessly: src/modules/vault).
  */
-async function auditVault(paths: DataPaths, machine: StateMachine, complete: boolean, findings: FindingList, checked: ForensicChecked): Promise<void> {
+export async function auditVault(paths: DataPaths, machine: StateMachine, complete: boolean, findings: FindingList, checked: ForensicChecked): Promise<void> {
   const vault = new VaultStore(paths.dir, { readOnly: true });
   const recorded = new Set<string>();
   for (const [key, value] of machine.entries.list('bundle:')) {
