@@ -48,6 +48,7 @@ import { acquireWriterLock } from '../store/lock.js';
 import { checkDataDir, dataPaths, fsyncDir, fsyncFile } from '../store/data-dir.js';
 import type { DataPaths } from '../store/data-dir.js';
 import { ioError, openFile, readChunkBytes } from '../store/file-store.js';
+import { nodeFileOps, writeAll } from '../store/file-ops.js';
 import { listSnapshots, readSnapshot, snapshotsDir } from '../store/snapshot-store.js';
 import { VaultStore } from '../store/vault-store.js';
 import type { LogCut } from './plan.js';
@@ -163,6 +164,7 @@ export async function restoreDir(src: string, dir: string, options: RestoreOptio
 export function findCut(source: DataPaths): LogCut {
   const fd = openFile(source.log, 'r');
   try {
+    flushSource(fd, source.log);
     const fileBytes = fs.fstatSync(fd).size;
     const buf = Buffer.allocUnsafe(cutSearchChunkBytes);
     const read = (start: number, end: number): Buffer => {
@@ -201,6 +203,24 @@ export function findCut(source: DataPaths): LogCut {
     }
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * Makes every byte the writer has written so far durable before the cut is read: on Linux an
+ * fdatasync through any descriptor of a file (read-only too) flushes all its dirty pages. So a
+ * backup never holds a line that the writer wrote but had not fsynced yet, which a power
+ * failure of the source's host could still take away (the writer never acknowledged it). A
+ * read-only mount has nothing dirty to flush (EROFS/EINVAL are fine); an I/O error means the
+ * source's disk is failing, and the backup refuses.
+ */
+function flushSource(fd: number, file: string): void {
+  try {
+    fs.fdatasyncSync(fd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS' || code === 'EINVAL' || code === 'EBADF') return;
+    throw ioError(err, file, 'fdatasync');
   }
 }
 
@@ -359,7 +379,7 @@ function copyLogPrefix(from: string, to: string, bytes: number, options: CopyOpt
     while (done < bytes) {
       const n = readAt(src, buf, done, Math.min(buf.length, bytes - done), from);
       if (n === 0) throw steleError('STELE_E_IO', `the log ${from} ended at byte ${done} while ${bytes} bytes were being copied`, { where: { file: from, offset: done }, fix: 'the log shrank under the copy: run stele verify on the source' });
-      writeAll(dst, buf.subarray(0, n), done, to);
+      writeAll(nodeFileOps, dst, buf.subarray(0, n), done);
       done += n;
       options.onProgress?.('copy', done, bytes);
     }
@@ -406,15 +426,6 @@ function readAt(fd: number, buf: Buffer, position: number, length: number, file:
     done += n;
   }
   return done;
-}
-
-function writeAll(fd: number, bytes: Buffer, position: number, file: string): void {
-  let done = 0;
-  while (done < bytes.length) {
-    const n = fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
-    if (n <= 0) throw ioError(Object.assign(new Error('write returned 0 bytes'), { code: 'EIO' }), file, 'write');
-    done += n;
-  }
 }
 
 /** The last copied line must still be in the source, byte for byte, where it was read. */

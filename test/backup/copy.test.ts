@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { backupDir, restoreDir } from '../../src/backup/copy.js';
 import { stateAt } from '../../src/history/at.js';
 import { Engine } from '../../src/runtime/engine.js';
@@ -84,6 +84,33 @@ describe('stele backup', () => {
     // A backup of the backup is the same backup.
     const again = await backupDir(dest, path.join(scratch(), 'b2'));
     expect([again.size, again.logRoot, again.stateRoot, again.bytesCopied]).toEqual([s.size, s.logRoot, s.stateRoot, s.bytesCopied]);
+  });
+
+  it('makes the source log durable (fdatasync on its own descriptor) before it reads where to cut, and refuses when that fails', async () => {
+    const { dir } = await source();
+    const log = path.join(dir, 'events.ndjson');
+    const synced: string[] = [];
+    const sync = vi.spyOn(fs, 'fdatasyncSync').mockImplementation((fd: number) => {
+      synced.push(fs.readlinkSync(`/proc/self/fd/${fd}`));
+    });
+    const read = vi.spyOn(fs, 'fstatSync');
+    try {
+      await backupDir(dir, path.join(scratch(), 'b'));
+      expect(synced[0]).toBe(fs.realpathSync(log));
+      // The flush comes before the log's size is read for the cut.
+      expect(sync.mock.invocationCallOrder[0]!).toBeLessThan(read.mock.invocationCallOrder[0]!);
+      sync.mockImplementation(() => {
+        throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      });
+      const parent = scratch();
+      const err = await caughtSteleError(backupDir(dir, path.join(parent, 'b')));
+      expect(err.code).toBe('STELE_E_IO');
+      expect(err.where.file).toBe(log);
+      expect(fs.readdirSync(parent)).toEqual([]);
+    } finally {
+      sync.mockRestore();
+      read.mockRestore();
+    }
   });
 
   it('refuses a DEST that exists and is not empty, writing nothing', async () => {
