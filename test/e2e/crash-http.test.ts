@@ -12,8 +12,9 @@
  * - every acknowledged command is in the log exactly once (by its meta.req id or, for a
  *   bundle, its hash) at its acknowledged seq with its acknowledged hash; a rejection's
  *   record is there once, a refused expectedSeq wrote nothing;
- * - retrying an acknowledged idempotent command returns the first response and writes
- *   nothing; retrying one whose answer was lost leaves exactly one copy;
+ * - retrying an acknowledged idempotent command (Idempotency-Key, or a ledger movement id)
+ *   returns the first response and writes nothing; retrying one whose answer was lost
+ *   leaves exactly one copy;
  * - no temp file is left in the data directory (the start cleans what the kill left);
  * - the chain, every checkpoint and every snapshot verify; the state the service derived
  *   (from its newest snapshot) equals a replay from genesis, and every few rounds the
@@ -96,6 +97,7 @@ interface Totals {
   unknown: number;
   bundles: number;
   idempotentRetries: number;
+  movementRetries: number;
   unknownRetries: number;
   tornTails: number;
   tempFiles: Record<string, number>;
@@ -115,6 +117,7 @@ const totals: Totals = {
   unknown: 0,
   bundles: 0,
   idempotentRetries: 0,
+  movementRetries: 0,
   unknownRetries: 0,
   tornTails: 0,
   tempFiles: {},
@@ -421,6 +424,16 @@ async function retryIdempotent(base: string, state: DirState, where: string): Pr
       }
     }
   }
+  // A ledger movement id is a key of its own: an acknowledged deposit or transfer sent again
+  // without Idempotency-Key is a no-op that returns the first result ({id, seq}).
+  for (const s of sent) {
+    if (s.key !== undefined || s.outcome !== 'acked' || (s.cmd.cmd !== 'ledger.deposit' && s.cmd.cmd !== 'ledger.transfer')) continue;
+    totals.movementRetries++;
+    const r = await command(base, s.cmd);
+    expect(r.status, `${where}: retry of movement ${s.id}: ${r.text}`).toBe(200);
+    expect(r.json.acks, `${where}: retry of movement ${s.id} writes nothing`).toEqual([]);
+    expect(r.json.result, `${where}: retry of movement ${s.id} returns the first result`).toEqual(s.result);
+  }
   for (const b of bundles) {
     if (b.key === undefined || b.bytes === undefined) continue;
     const r: Answer<{ acks: Ack[]; sha256: string }> = await request(base, '/v1/bundles', { method: 'PUT', body: b.bytes, auth: true, headers: { 'content-type': 'application/octet-stream', 'idempotency-key': b.key } });
@@ -624,8 +637,8 @@ describe(`crash soak over HTTP: ${rounds} SIGKILLs of stele serve under load`, (
       const seconds = Math.round((Date.now() - started) / 1000);
       console.log(
         `crash soak over HTTP (seed ${seed}): ${totals.rounds} rounds in ${seconds} s; kills ${JSON.stringify(totals.kills)}; points ${JSON.stringify(totals.points)}; ` +
-          `${totals.acked} commands and ${totals.bundles} bundles acknowledged (${totals.rejected} rejections, ${totals.conflicts} expectedSeq conflicts, ${totals.unknown} answers lost), ` +
-          `${totals.ackedChecks} acknowledged checks, 0 lost; ${totals.idempotentRetries} idempotent retries replayed, ${totals.unknownRetries} retries of lost answers; ` +
+          `${totals.acked} commands and ${totals.bundles} bundles acknowledged (${totals.rejected} rejections, ${totals.conflicts} expectedSeq conflicts, ${totals.unknown} answers cut off by the kill), ` +
+          `each checked after every later restart of its directory (${totals.ackedChecks} checks), 0 lost; ${totals.idempotentRetries} idempotent retries replayed, ${totals.movementRetries} movement-id retries, ${totals.unknownRetries} retries of cut-off answers; ` +
           `${totals.tornTails} torn tails recovered; temp files found after kills ${JSON.stringify(totals.tempFiles)}; ${totals.snapshotStarts} starts from a snapshot; ${totals.pythonChecks} Python checks; ${totals.events} events in the logs`,
       );
       expect(totals.acked).toBeGreaterThan(0);
