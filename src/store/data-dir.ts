@@ -195,16 +195,14 @@ export function writeFileDurable(file: string, data: string | Uint8Array, mode =
  * process is in flight. A missing directory has none. Returns the names removed.
  */
 export function cleanDurableTemps(dir: string): string[] {
-  let names: string[];
   try {
-    names = fs.readdirSync(dir);
+    const removed = fs.readdirSync(dir).filter((name) => durableTempPattern.test(name));
+    for (const name of removed) fs.rmSync(path.join(dir, name), { force: true });
+    return removed;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+    throw dirError(err, dir);
   }
-  const removed = names.filter((name) => durableTempPattern.test(name));
-  for (const name of removed) fs.rmSync(path.join(dir, name), { force: true });
-  return removed;
 }
 
 export function dirError(err: unknown, dir: string) {
