@@ -15,7 +15,7 @@ import { createRegistry } from '../events/builtin.js';
 import type { EventRegistry } from '../events/registry.js';
 import { sha256 } from '../hash/sha256.js';
 import { storedHashCount } from '../merkle/log-tree.js';
-import { checkDataDir, fsyncDir, writeFileDurable } from '../store/data-dir.js';
+import { checkDataDir, cleanDurableTemps, fsyncDir, writeFileDurable } from '../store/data-dir.js';
 import type { DataPaths } from '../store/data-dir.js';
 import { FileStore, ioError, openFile } from '../store/file-store.js';
 import type { FileOps } from '../store/file-ops.js';
@@ -82,6 +82,11 @@ export async function openWriter(dir: string, options: OpenWriterOptions = {}): 
   try {
     fs.mkdirSync(paths.indexDir, { recursive: true });
     fs.mkdirSync(paths.quarantineDir, { recursive: true });
+    // A crash while quarantining a torn tail (below) or installing a key leaves the temp file
+    // of the durable write; the bytes are still in the log (the truncate comes after), so the
+    // temp is only litter: remove it now that this process holds the lock.
+    const temps = [...cleanDurableTemps(paths.quarantineDir).map((n) => `quarantine/${n}`), ...cleanDurableTemps(path.join(paths.dir, 'keys')).map((n) => `keys/${n}`)];
+    if (temps.length > 0) options.logger?.warn({ temps }, 'removed temp files left by an interrupted write');
     const tree = TreeFile.open(paths.treeFile, { readOnly: false });
     // The tree file is derived and rebuilt when wrong, but a wrong one may be evidence (a
     // log altered after it was written): keep a copy in quarantine before rebuilding.

@@ -30,12 +30,28 @@ export function resolveToken(dataDir: string, options: { env?: string | undefine
   if (options.file !== undefined) return { token: checkToken(readTokenFile(options.file), options.file), source: 'file', file: options.file };
   const file = path.join(dataDir, tokenFileName);
   if (fs.existsSync(file)) return { token: checkToken(readTokenFile(file), file), source: 'file', file };
+  // A start killed between writing the temp file and renaming it left a secret nobody uses
+  // behind: remove such temps (`service.token.<pid>.tmp`) of processes that no longer exist
+  // before writing a new one.
+  for (const name of fs.readdirSync(dataDir)) {
+    const m = /^service\.token\.(\d+)\.tmp$/.exec(name);
+    if (m !== null && !processExists(Number(m[1]))) fs.rmSync(path.join(dataDir, name), { force: true });
+  }
   const token = crypto.randomBytes(generatedTokenBytes).toString('base64url');
   // Exclusive create with 0600: never overwrite a token another process wrote meanwhile.
   const temp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temp, `${token}\n`, { mode: 0o600, flag: 'wx' });
   fs.renameSync(temp, file);
   return { token, source: 'generated', file };
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 function readTokenFile(file: string): string {

@@ -41,8 +41,9 @@ export function dataPaths(dir: string): DataPaths {
 
 /**
  * Creates a data directory (and its parents) with an empty log. Idempotent on a directory
- * that is already a stele data directory; refuses a non-empty directory that is not one.
- * Returns whether anything was created.
+ * that is already a stele data directory; refuses a non-empty directory that is not one,
+ * except what an init killed before its marker leaves (see `isInterruptedInit`), which it
+ * finishes. Returns whether anything was created.
  */
 export function initDataDir(dir: string): { paths: DataPaths; created: boolean } {
   const paths = dataPaths(dir);
@@ -53,7 +54,7 @@ export function initDataDir(dir: string): { paths: DataPaths; created: boolean }
   try {
     fs.mkdirSync(paths.dir, { recursive: true });
     const entries = fs.readdirSync(paths.dir).filter((e) => !e.startsWith('.'));
-    if (entries.length > 0) {
+    if (entries.length > 0 && !isInterruptedInit(paths, entries)) {
       throw steleError('STELE_E_DATA_DIR_NOT_EMPTY', `${paths.dir} is not empty and is not a stele data directory`, {
         where: { file: paths.dir },
         fix: 'choose an empty or new directory for --data',
@@ -76,6 +77,23 @@ export function initDataDir(dir: string): { paths: DataPaths; created: boolean }
     throw dirError(err, paths.dir);
   }
   return { paths, created: true };
+}
+
+/**
+ * True when `entries` are exactly what `initDataDir` creates before its marker: the empty
+ * `index/` and `quarantine/`, an empty log and the marker's temp file. A crash there (a
+ * `stele serve` killed during its first start) must not leave a directory that every later
+ * start refuses as "not empty"; an empty log holds nothing to lose, so the init is finished.
+ * Anything more (a byte in the log, another file) is refused as before.
+ */
+function isInterruptedInit(paths: DataPaths, entries: readonly string[]): boolean {
+  return entries.every((name) => {
+    const file = path.join(paths.dir, name);
+    const stat = fs.lstatSync(file);
+    if (file === paths.indexDir || file === paths.quarantineDir) return stat.isDirectory() && fs.readdirSync(file).length === 0;
+    if (file === paths.log) return stat.isFile() && stat.size === 0;
+    return file === `${paths.marker}.tmp` && stat.isFile();
+  });
 }
 
 /** Checks a data directory before opening it; `writable` also checks write permission. */
@@ -158,6 +176,9 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** The temp file of `writeFileDurable`: `<file>.tmp-<pid>`. */
+const durableTempPattern = /\.tmp-\d+$/;
+
 /** Writes a file atomically and durably: temp file, fsync, rename, directory fsync. */
 export function writeFileDurable(file: string, data: string | Uint8Array, mode = 0o644): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -167,6 +188,22 @@ export function writeFileDurable(file: string, data: string | Uint8Array, mode =
   fsyncDir(path.dirname(file));
 }
 
+/**
+ * Removes the temp files that `writeFileDurable` calls interrupted by a crash left in `dir`
+ * (a quarantine file, a keyring key): never read (their names match nothing), but without
+ * this they would stay forever. Writers only, under the writer lock, so no write of another
+ * process is in flight. A missing directory has none. Returns the names removed.
+ */
+export function cleanDurableTemps(dir: string): string[] {
+  try {
+    const removed = fs.readdirSync(dir).filter((name) => durableTempPattern.test(name));
+    for (const name of removed) fs.rmSync(path.join(dir, name), { force: true });
+    return removed;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw dirError(err, dir);
+  }
+}
 
 export function dirError(err: unknown, dir: string) {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

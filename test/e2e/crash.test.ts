@@ -9,24 +9,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openWriter, verifyLog } from '../../src/index.js';
 import { sha256 } from '../../src/hash/sha256.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, rng, tempDir } from '../helpers.js';
 import { initDataDir } from '../../src/store/data-dir.js';
 
 const soak = process.env.STELE_SOAK === '1';
 const rounds = soak ? 500 : 20;
 const child = path.join(repoRoot, 'test', 'e2e', 'fixtures', 'append-child.mjs');
-
-/** Deterministic pseudo-random numbers (mulberry32) so a failing run can be replayed by seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SeenAck {
   seq: number;

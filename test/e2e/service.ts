@@ -94,7 +94,10 @@ export async function startCli(args: string[], options: { env?: NodeJS.ProcessEn
     });
     void exited.then((exit) => {
       clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited (${exit.code ?? exit.signal}) before listening; stderr:\n${stderr}`));
+      running.delete(service);
+      // `exit` and `stderr` let a caller that expects the process to die while starting (the
+      // crash soak kills it during recovery) tell that from a failure.
+      reject(Object.assign(new Error(`${args.join(' ')} exited (${exit.code ?? exit.signal}) before listening; stderr:\n${stderr}`), { exit, stderr }));
     });
   });
   service.ready = JSON.parse(line) as Record<string, unknown>;

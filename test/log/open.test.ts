@@ -72,6 +72,26 @@ describe('openWriter', () => {
     const last = fs.readFileSync(path.join(dir, 'events.ndjson'), 'utf8').trim().split('\n').pop()!;
     expect(JSON.parse(last)).toMatchObject({ type: 'stele.recovered', data: { bytes: torn.length, offset: 999, file: `quarantine/${name}` } });
   });
+
+  it('removes the temp file of a quarantine (or key) write a crash interrupted, and recovers the torn tail it was saving', async () => {
+    const dir = await dirWith(3);
+    const log = path.join(dir, 'events.ndjson');
+    const torn = '{"data":{"key":"torn"';
+    fs.appendFileSync(log, torn);
+    // A writer killed while quarantining this tail: the temp of its durable write, not renamed.
+    const offset = fs.statSync(log).size - torn.length;
+    const temp = `events.ndjson.${String(offset).padStart(16, '0')}.0123456789abcdef.torn.tmp-4242`;
+    fs.writeFileSync(path.join(dir, 'quarantine', temp), torn.slice(0, 5));
+    fs.mkdirSync(path.join(dir, 'keys'));
+    fs.writeFileSync(path.join(dir, 'keys', `${'ab'.repeat(32)}.pub.tmp-4242`), 'stele-pub');
+    const opened = await openWriter(dir);
+    expect(opened.recovered).toHaveLength(1);
+    await opened.close();
+    expect(fs.readdirSync(path.join(dir, 'quarantine')).filter((n) => n.includes('.tmp'))).toEqual([]);
+    expect(fs.readdirSync(path.join(dir, 'keys'))).toEqual([]);
+    expect(fs.readdirSync(path.join(dir, 'quarantine')).filter((n) => n.endsWith('.torn'))).toHaveLength(1);
+    expect(await verifyLog(dir)).toMatchObject({ ok: true });
+  });
 });
 
 describe('a writer whose lock is lost', () => {

@@ -2,6 +2,7 @@
  * The bearer token: where it comes from (env, file, generated once into the data directory
  * with mode 0600) and how it is checked (401 without or malformed, 403 wrong).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,6 +39,15 @@ describe('resolveToken', () => {
     const second = resolveToken(d, {});
     expect(second).toMatchObject({ token: first.token, source: 'file' });
     expect(fs.readdirSync(d)).toEqual([tokenFileName]);
+  });
+
+  it('removes the temp file a start killed before its rename left, and leaves a live process\'s', () => {
+    const d = dir();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    fs.writeFileSync(path.join(d, `${tokenFileName}.${dead}.tmp`), 'a-secret-nobody-uses-0123\n', { mode: 0o600 });
+    fs.writeFileSync(path.join(d, `${tokenFileName}.${process.ppid}.tmp`), 'being-written-0123456789\n', { mode: 0o600 });
+    expect(resolveToken(d, {}).source).toBe('generated');
+    expect(fs.readdirSync(d).sort()).toEqual([tokenFileName, `${tokenFileName}.${process.ppid}.tmp`]);
   });
 
   it('refuses a short or non-printable token and a missing token file', () => {
