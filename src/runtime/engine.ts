@@ -226,11 +226,9 @@ export class Engine {
    * RunOptions.
    */
   async run(input: unknown, options: RunOptions = {}): Promise<CommandResult> {
-    const command = this.machine.validate(input);
+    const command = this.check(input, options);
     const key = options.idempotencyKey;
     if (key === undefined) return this.#run(command, undefined, options);
-    checkIdempotencyKey(key);
-    checkCallerMeta(command.meta);
     const requestHash = requestHashOf(command.cmd, (input as { data: unknown }).data);
     const inflight = this.#inflight.get(key);
     if (inflight !== undefined) {
@@ -246,6 +244,20 @@ export class Engine {
     } finally {
       this.#inflight.delete(key);
     }
+  }
+
+  /**
+   * The checks `run` makes before anything is decided or written: the command's name and
+   * payload, and with an idempotency key the key and the caller's meta. Throws what `run`
+   * would; callers that write something of their own first (a bundle's bytes) call it before.
+   */
+  check(input: unknown, options: RunOptions = {}): ValidCommand {
+    const command = this.machine.validate(input);
+    if (options.idempotencyKey !== undefined) {
+      checkIdempotencyKey(options.idempotencyKey);
+      checkCallerMeta(command.meta);
+    }
+    return command;
   }
 
   async #run(command: ValidCommand, idempotency: { idempotencyKey: string; requestHash: string } | undefined, options: AppendOptions): Promise<CommandResult> {
