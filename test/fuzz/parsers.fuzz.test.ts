@@ -93,6 +93,17 @@ function mutation(length: number): fc.Arbitrary<(b: Buffer) => Buffer> {
   );
 }
 
+/** Whether `bytes` are UTF-8 JSON equal to their own RFC 8785 form (an independent check: JSON.parse + canonicalize). */
+function isCanonicalText(bytes: Buffer): boolean {
+  const text = bytes.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(bytes)) return false;
+  try {
+    return canonicalize(JSON.parse(text)) === text;
+  } catch {
+    return false;
+  }
+}
+
 const integrityCode = (code: string): boolean => Object.hasOwn(errorCodes, code) && errorCodes[code as keyof typeof errorCodes] === 'integrity';
 
 /** Runs a fresh verifier over `text` (lines split on \n); the first fault, or the lines accepted. */
@@ -154,6 +165,8 @@ describe(`log lines and replay (seed ${fuzzSeed})`, () => {
           // an inserted \n makes the mutated line two.
           expect(r.fault.line, JSON.stringify(r.fault)).toBeGreaterThanOrEqual(n + 1);
           expect(r.fault.line, JSON.stringify(r.fault)).toBeLessThanOrEqual(n + 2 + changed.filter((b) => b === 0x0a).length);
+          // A single line that is not exactly canonical JSON is refused at that line, not later.
+          if (!changed.includes(0x0a) && !isCanonicalText(changed)) expect(r.fault.line, JSON.stringify(r.fault)).toBe(n + 1);
         } else {
           // Only the last line can change unnoticed by the chain (no line after it links to it),
           // and what is accepted is exactly canonical.
