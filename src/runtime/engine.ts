@@ -253,10 +253,11 @@ export class Engine {
    */
   check(input: unknown, options: RunOptions = {}): ValidCommand {
     const command = this.machine.validate(input);
-    if (options.idempotencyKey !== undefined) {
-      checkIdempotencyKey(options.idempotencyKey);
-      checkCallerMeta(command.meta);
-    }
+    if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey);
+    // Also without a key of its own: meta.idempotencyKey written by a caller would be read
+    // back as an idempotency record when the index is rebuilt from the log at the next start,
+    // claiming a key another client uses (its retries would get this response, or a mismatch).
+    checkCallerMeta(command.meta);
     return command;
   }
 
@@ -324,6 +325,8 @@ export class Engine {
 
   /** Appends events directly (only `direct` types: kv.put, kv.delete, application types that allow it). */
   async append(inputs: readonly AppendInput[], options: AppendOptions = {}): Promise<Ack[]> {
+    // The same reserved meta fields as commands (see check): a direct append cannot claim a key.
+    for (const input of inputs) checkCallerMeta(input.meta as JsonObject | undefined);
     await this.#ready();
     return this.log.writer.appendBatch(inputs, options);
   }

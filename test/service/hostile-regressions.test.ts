@@ -72,3 +72,19 @@ describe('a malformed path gets the typed JSON error, not Fastify\'s own body', 
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'STELE_E_INPUT_TOO_LARGE' } });
   });
 });
+
+describe('a caller cannot claim an idempotency key through meta', () => {
+  it('meta.idempotencyKey without the header is 400 and writes nothing, so a later request with that key is not hijacked', async () => {
+    const { app, dir } = await serve();
+    const before = fingerprint(dir);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/commands',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ cmd: 'kv.put', data: { key: 'a', value: 1 }, meta: { idempotencyKey: 'victim-key', requestHash: '0'.repeat(64) } }),
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'STELE_E_SCHEMA', where: { path: 'meta.idempotencyKey' } } });
+    expect(fingerprint(dir)).toEqual(before);
+  });
+});
