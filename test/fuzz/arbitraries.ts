@@ -23,6 +23,8 @@ import { limits } from '../../src/limits.js';
 export const fuzzSeedDefault = 20_261_206;
 export const fuzzSeed = Number(process.env['STELE_FUZZ_SEED'] ?? fuzzSeedDefault);
 export const soak = process.env['STELE_SOAK'] === '1';
+/** Per-test timeout: the default, or 15 minutes for the soak's case counts. */
+export const fuzzTimeoutMs = soak ? 900_000 : 60_000;
 
 /** fast-check parameters: the seed, `runs` cases (`soakRuns` under STELE_SOAK=1), and the seed on failure. */
 export function fuzzParams(runs: number, soakRuns: number): fc.Parameters<unknown> {

@@ -30,6 +30,7 @@ import {
   badIdempotencyKey,
   fuzzParams,
   fuzzSeed,
+  fuzzTimeoutMs,
   heapAfterGc,
   hostileQuery,
   hostileSegment,
@@ -153,7 +154,7 @@ afterAll(async () => {
   if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
 });
 
-describe(`HTTP API: clearly invalid requests get a typed 4xx and write nothing (seed ${fuzzSeed})`, () => {
+describe(`HTTP API: clearly invalid requests get a typed 4xx and write nothing (seed ${fuzzSeed})`, { timeout: fuzzTimeoutMs }, () => {
   let before: string[];
   beforeAll(() => {
     before = fingerprint(dir);
@@ -284,7 +285,7 @@ describe(`HTTP API: clearly invalid requests get a typed 4xx and write nothing (
   });
 });
 
-describe(`HTTP API: arbitrary requests never get a 5xx, and what they write verifies (seed ${fuzzSeed})`, () => {
+describe(`HTTP API: arbitrary requests never get a 5xx, and what they write verifies (seed ${fuzzSeed})`, { timeout: fuzzTimeoutMs }, () => {
   it('commands, batches, bundles and reads built from valid and hostile parts', async () => {
     const value = fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.jsonValue({ stringUnit: 'binary', maxDepth: 3 }), fc.dictionary(fc.constantFrom(...protoKeys), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }));
     const key = fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }), traversal, fc.constantFrom(...protoKeys));
@@ -340,7 +341,7 @@ describe(`HTTP API: arbitrary requests never get a 5xx, and what they write veri
   });
 });
 
-describe('HTTP API: process invariants after the fuzz', () => {
+describe('HTTP API: process invariants after the fuzz', { timeout: fuzzTimeoutMs }, () => {
   it('no prototype was polluted by any __proto__/constructor/prototype key', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     expect(({} as Record<string, unknown>)['isAdmin']).toBeUndefined();

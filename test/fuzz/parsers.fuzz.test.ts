@@ -26,7 +26,7 @@ import { loadSnapshotFile } from '../../src/runtime/replay.js';
 import { verifyDir } from '../../src/runtime/verify.js';
 import { WriterSource } from '../../src/service/writer-source.js';
 import { freshDataDir, newKey, proofTempRoot, writeWorkload } from '../proof/fixtures.js';
-import { fuzzParams, fuzzSeed, protoObjectText } from './arbitraries.js';
+import { fuzzParams, fuzzSeed, fuzzTimeoutMs, protoObjectText } from './arbitraries.js';
 
 /** Cases per target in `npm test` / under STELE_SOAK=1. */
 export const parserRuns = { line: 500, replay: 60, snapshot: 300, proof: 500, bundle: 400 } as const;
@@ -126,7 +126,7 @@ function verifyLines(text: Buffer): { fault?: { code: string; line?: number }; a
   return { accepted };
 }
 
-describe(`log lines and replay (seed ${fuzzSeed})`, () => {
+describe(`log lines and replay (seed ${fuzzSeed})`, { timeout: fuzzTimeoutMs }, () => {
   it('arbitrary bytes as a line are a typed fault naming line 1, or an exact canonical accept', () => {
     const line = fc.oneof(
       fc.uint8Array({ maxLength: 200 }).map((u) => Buffer.from(u).filter((b) => b !== 0x0a)),
@@ -201,7 +201,7 @@ describe(`log lines and replay (seed ${fuzzSeed})`, () => {
   });
 });
 
-describe(`snapshots (seed ${fuzzSeed})`, () => {
+describe(`snapshots (seed ${fuzzSeed})`, { timeout: fuzzTimeoutMs }, () => {
   it('a mutated snapshot file is STELE_E_SNAPSHOT_INVALID naming the file, never loaded with another state', () => {
     const work = path.join(root, 'snap');
     fs.mkdirSync(work, { recursive: true });
@@ -258,7 +258,7 @@ function jsonMutation(): fc.Arbitrary<(v: unknown) => unknown> {
   });
 }
 
-describe(`proofs (seed ${fuzzSeed})`, () => {
+describe(`proofs (seed ${fuzzSeed})`, { timeout: fuzzTimeoutMs }, () => {
   it('parseProof of arbitrary JSON is STELE_E_PROOF_FORMAT or a parsed proof, never another exception', () => {
     fc.assert(
       fc.property(fc.oneof(fc.jsonValue(), fc.constant(inclusion).chain((p) => jsonMutation().map((m) => m(p)))), (value) => {

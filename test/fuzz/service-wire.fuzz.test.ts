@@ -14,7 +14,7 @@ import { limits } from '../../src/limits.js';
 import type { Service } from '../e2e/service.js';
 import { logBytes, request, sendChunked, startServe, stopAll, testToken } from '../e2e/service.js';
 import { tempDir } from '../helpers.js';
-import { fuzzParams, fuzzSeed, invalidUtf8, jsonFaultBody } from './arbitraries.js';
+import { fuzzParams, fuzzSeed, fuzzTimeoutMs, invalidUtf8, jsonFaultBody } from './arbitraries.js';
 
 /** Cases in `npm test` / under STELE_SOAK=1. */
 export const wireRuns = 30;
@@ -99,7 +99,7 @@ const wireCase = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 300 }).map((u) => ({ name: 'garbage', bytes: Buffer.from(u), expect: /^(|HTTP\/1\.1 4\d\d[^]*)$/ })),
 );
 
-describe(`stele serve over TCP: raw-socket attacks (seed ${fuzzSeed})`, () => {
+describe(`stele serve over TCP: raw-socket attacks (seed ${fuzzSeed})`, { timeout: fuzzTimeoutMs }, () => {
   it('every attack is refused (or answered 4xx), the process stays up, answers the next request, and writes nothing', async () => {
     const log = logBytes(dir);
     await fc.assert(
