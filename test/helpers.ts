@@ -37,7 +37,7 @@ export interface CliResult {
 }
 
 /** Runs the built CLI synchronously. Requires `npm run build` (npm test does it first). */
-export function cli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+export function cli(args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): CliResult {
   if (!fs.existsSync(cliPath)) throw new Error(`${cliPath} is missing: run npm run build first`);
   const r = spawnSync(process.execPath, [cliPath, ...args], {
     input: options.input ?? '',

@@ -408,8 +408,12 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    // Commander already printed its message; help and version are not errors.
-    process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : exitCodes.usage;
+    // Commander already printed its message on stderr; help and version are not errors. A
+    // bad flag or argument of a command run with --json is also the JSON error on stdout,
+    // like every other error of that command (the action, which sets jsonMode, never ran).
+    const helpOrVersion = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+    if (!helpOrVersion && process.argv.slice(2).includes('--json')) printJson({ error: usage(err.message.replace(/^error: /, '')).toJSON() });
+    process.exitCode = helpOrVersion ? 0 : exitCodes.usage;
   } else if (isSteleError(err)) {
     process.exitCode = reportError(err, jsonMode);
   } else {

@@ -232,11 +232,9 @@ export class Engine {
    * RunOptions.
    */
   async run(input: unknown, options: RunOptions = {}): Promise<CommandResult> {
-    const command = this.machine.validate(input);
+    const command = this.check(input, options);
     const key = options.idempotencyKey;
     if (key === undefined) return this.#run(command, undefined, options);
-    checkIdempotencyKey(key);
-    checkCallerMeta(command.meta);
     const requestHash = requestHashOf(command.cmd, (input as { data: unknown }).data);
     const inflight = this.#inflight.get(key);
     if (inflight !== undefined) {
@@ -252,6 +250,21 @@ export class Engine {
     } finally {
       this.#inflight.delete(key);
     }
+  }
+
+  /**
+   * The checks `run` makes before anything is decided or written: the command's name and
+   * payload, and with an idempotency key the key and the caller's meta. Throws what `run`
+   * would; callers that write something of their own first (a bundle's bytes) call it before.
+   */
+  check(input: unknown, options: RunOptions = {}): ValidCommand {
+    const command = this.machine.validate(input);
+    if (options.idempotencyKey !== undefined) checkIdempotencyKey(options.idempotencyKey);
+    // Also without a key of its own: meta.idempotencyKey written by a caller would be read
+    // back as an idempotency record when the index is rebuilt from the log at the next start,
+    // claiming a key another client uses (its retries would get this response, or a mismatch).
+    checkCallerMeta(command.meta);
+    return command;
   }
 
   async #run(command: ValidCommand, idempotency: { idempotencyKey: string; requestHash: string } | undefined, options: AppendOptions): Promise<CommandResult> {
@@ -320,6 +333,8 @@ export class Engine {
 
   /** Appends events directly (only `direct` types: kv.put, kv.delete, application types that allow it). */
   async append(inputs: readonly AppendInput[], options: AppendOptions = {}): Promise<Ack[]> {
+    // The same reserved meta fields as commands (see check): a direct append cannot claim a key.
+    for (const input of inputs) checkCallerMeta(input.meta as JsonObject | undefined);
     await this.#ready();
     return this.log.writer.appendBatch(inputs, options);
   }

@@ -55,6 +55,10 @@ export function fromFrameworkError(err: unknown): SteleError | undefined {
       return steleError('STELE_E_BODY_TOO_LARGE', 'the request body is over the limit of this route', { fix: 'split the batch (see docs/limits.md), or upload large content as a bundle' });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return steleError('STELE_E_MEDIA_TYPE', message, { fix: 'send Content-Type: application/json (one command) or application/x-ndjson (a batch)' });
+    case 'FST_ERR_BAD_URL':
+      return steleError('STELE_E_USAGE', message, { fix: 'percent-encode the path as UTF-8 (RFC 3986), e.g. encodeURIComponent' });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return steleError('STELE_E_INPUT_TOO_LARGE', message, { fix: 'check the key or id: no state key is that long' });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return steleError('STELE_E_JSON_INVALID', message, { fix: 'send one JSON command as the body' });

@@ -84,6 +84,12 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     // HEAD is added explicitly where it makes sense (never for the event stream).
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    // Errors the router meets before any route or hook runs (a malformed percent-encoding in
+    // the path, a parameter over maxParamLength): the same typed JSON error as every other.
+    frameworkErrors: (err, _request, reply) => {
+      void reply.header('x-content-type-options', 'nosniff').header('x-stele-role', source.role);
+      void sendError(reply, fromFrameworkError(err) ?? steleError('STELE_E_USAGE', err.message, { fix: 'see GET /v1/openapi.json for the routes' }));
+    },
     forceCloseConnections: 'idle',
     serverFactory: (handler) =>
       http.createServer(

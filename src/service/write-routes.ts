@@ -38,7 +38,7 @@ export function writeRoutes(target: WriteTarget): ApiRoute[] {
       errors: [400, 401, 403, 409, 413, 415, 503],
       handler: async (request, reply) => {
         const engine = target.engine();
-        const body = request.body as Buffer;
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         if (isNdjson(request)) {
           if (request.headers['idempotency-key'] !== undefined) {
             throw steleError('STELE_E_USAGE', 'the Idempotency-Key header applies to one command; an NDJSON batch carries idempotencyKey on each line', { fix: 'put "idempotencyKey" into each line instead' });
@@ -63,7 +63,9 @@ export function writeRoutes(target: WriteTarget): ApiRoute[] {
       errors: [400, 401, 403, 409, 413, 503],
       handler: async (request, reply) => {
         const engine = target.engine();
-        const bytes = request.body as Buffer;
+        // Fastify runs no content parser for an empty body without a Content-Type: no body
+        // is an empty bundle, not a missing one.
+        const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const mediaType = (request.headers['content-type'] ?? 'application/octet-stream').trim();
         if (Buffer.byteLength(mediaType) > limits.mediaTypeBytesMax) {
           throw steleError('STELE_E_INPUT_TOO_LARGE', `the media type is over ${limits.mediaTypeBytesMax} bytes`, { fix: 'send a shorter Content-Type' });
