@@ -32,10 +32,11 @@ const errorText: Record<number, string> = {
   404: 'not found',
   405: 'method not allowed (every non-GET on an observer)',
   409: 'conflict: expectedSeq, idempotency key reused, or a guard rejection (detail.reason)',
-  413: 'over a named limit (body, line, batch)',
+  413: 'over a named limit (body, line, batch, path parameter)',
   415: 'unsupported content type',
   500: 'stored data failed verification on read',
-  503: 'panic mode, integrity alarm, shutting down, or too many stream clients',
+  503: 'panic mode, integrity alarm, shutting down, too many stream clients, or the writer stopped (lost lock, fdatasync error, data directory removed or read-only)',
+  507: 'the disk is full: nothing of the request was acknowledged; retry once space is freed (STELE_E_DISK_FULL)',
 };
 
 function jsonSchema(schema: ZodType): Record<string, unknown> {

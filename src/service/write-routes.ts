@@ -35,7 +35,7 @@ export function writeRoutes(target: WriteTarget): ApiRoute[] {
       auth: true,
       body: { [jsonType]: commandSchema, [ndjsonType]: ndjsonCommandSchema },
       responses: { 200: { description: 'the command result (JSON) or one result per line (NDJSON)', schema: commandResultSchema } },
-      errors: [400, 401, 403, 409, 413, 415, 503],
+      errors: [400, 401, 403, 409, 413, 415, 503, 507],
       handler: async (request, reply) => {
         const engine = target.engine();
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -60,7 +60,7 @@ export function writeRoutes(target: WriteTarget): ApiRoute[] {
       auth: true,
       body: { '*/*': { binary: true } },
       responses: { 200: { description: 'the stored bundle', schema: bundleResultSchema } },
-      errors: [400, 401, 403, 409, 413, 503],
+      errors: [400, 401, 403, 409, 413, 503, 507],
       handler: async (request, reply) => {
         const engine = target.engine();
         // Fastify runs no content parser for an empty body without a Content-Type: no body
