@@ -20,6 +20,7 @@ import { sha256 } from '../src/hash/sha256.js';
 import { checkInclusion, hashLeaf, LogTreeFrontier, MemoryHashStore, proveInclusion, treeHash } from '../src/merkle/log-tree.js';
 import { isQuick } from './environment.js';
 import type { BenchResult } from './result.js';
+import { rng } from '../src/workload/rng.js';
 
 const appendScenario = 'merkle/append';
 const proofScenario = 'merkle/inclusion-1M';
@@ -34,17 +35,6 @@ export const about = `The RFC 6962 log tree: leaves/s appended (with and without
 /** 32-byte leaf inputs like event hashes, cycled so no single one stays hot. */
 const leafInputs = Array.from({ length: 4096 }, (_, i) => sha256(new TextEncoder().encode(`event ${i}`)));
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run proves the same indexes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

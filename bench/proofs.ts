@@ -39,6 +39,7 @@ import { printResults } from './report.js';
 import type { BenchResult, BenchTarget } from './result.js';
 import { findResult } from './result.js';
 import { median } from './stats.js';
+import { rng } from '../src/workload/rng.js';
 
 const quick = isQuick();
 const generateScenario = 'proofs/generate';
@@ -66,17 +67,6 @@ const names = {
 
 export const about = `Proof bundles from a ${commands.toLocaleString('en-US')}-command signed log (a checkpoint every ${checkpointEvery.toLocaleString('en-US')} events): event bundles/s built from the data directory's files, and bundles/s verified from their bytes (Merkle checks only; whole bundles with the signature cache and with a fresh Ed25519 verification each, on node:crypto and on @noble), beside SHA-256 calls/s of 65 bytes; median of ${rounds} rounds.`;
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run proves the same seqs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Operations/s of `op(i)` over about `roundMs` (or at least `minOps` operations). */
 async function measureOps(op: (i: number) => number | Promise<number>, minOps = 64): Promise<number> {

@@ -39,6 +39,7 @@ import { printResults } from './report.js';
 import type { BenchResult, BenchTarget } from './result.js';
 import { findResult } from './result.js';
 import { median } from './stats.js';
+import { rng } from '../src/workload/rng.js';
 
 const quick = isQuick();
 const rootScenario = 'state/root-1M';
@@ -85,17 +86,6 @@ function makeEntries(count: number): [string, unknown][] {
   return out;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run updates the same keys. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The V8 collector, exposed at run time (bench/run.ts forks scenarios without --expose-gc). */
 function collector(): () => void {

@@ -10,21 +10,12 @@ import { isSteleError } from '../src/errors.js';
 import type { SteleError } from '../src/errors.js';
 import { initDataDir } from '../src/store/data-dir.js';
 import { canonicalize } from '../src/canonical/json.js';
+import { rng } from '../src/workload/rng.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so a failing run can be replayed by its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export function tempDir(prefix = 'stele-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
