@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { steleError } from '../errors.js';
+import { processIsDead } from '../store/lock.js';
 
 /** Random bytes of a generated token: 256 bits, base64url (43 characters). */
 const generatedTokenBytes = 32;
@@ -35,7 +36,7 @@ export function resolveToken(dataDir: string, options: { env?: string | undefine
   // before writing a new one.
   for (const name of fs.readdirSync(dataDir)) {
     const m = /^service\.token\.(\d+)\.tmp$/.exec(name);
-    if (m !== null && !processExists(Number(m[1]))) fs.rmSync(path.join(dataDir, name), { force: true });
+    if (m !== null && processIsDead(Number(m[1]))) fs.rmSync(path.join(dataDir, name), { force: true });
   }
   const token = crypto.randomBytes(generatedTokenBytes).toString('base64url');
   // Exclusive create with 0600: never overwrite a token another process wrote meanwhile.
@@ -43,15 +44,6 @@ export function resolveToken(dataDir: string, options: { env?: string | undefine
   fs.writeFileSync(temp, `${token}\n`, { mode: 0o600, flag: 'wx' });
   fs.renameSync(temp, file);
   return { token, source: 'generated', file };
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
 }
 
 function readTokenFile(file: string): string {

@@ -126,7 +126,7 @@ function writeOwner(lockPath: string, owner: LockOwner): void {
 }
 
 /** True when `pid` names no live process on this host. */
-function processIsDead(pid: number): boolean {
+export function processIsDead(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return false;

@@ -471,7 +471,8 @@ describe('the data directory removed under stele serve', () => {
     const events = await request<{ events: unknown[] }>(service.url, '/v1/events?limit=10');
     expect(events.status).toBe(200);
     expect(service.child.exitCode).toBeNull();
-    // Nothing acknowledged was lost by stele: the bytes it held are exactly the acknowledged ones.
+    // None of the 20 was acknowledged (above, and the size did not grow); what was acknowledged
+    // before the removal is what the operator's copy of the file holds, once and in order.
     fs.mkdirSync(data, { recursive: true });
     fs.writeFileSync(path.join(data, 'events.ndjson'), saved);
     expectAckedOnce(data, acked);
